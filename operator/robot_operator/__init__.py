@@ -1,0 +1,1 @@
+"""Kubernetes operator that keeps one healthy Gopherbot robot running per Robot resource."""
