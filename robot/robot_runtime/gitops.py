@@ -1,0 +1,255 @@
+"""Git operations with dulwich: fetch one branch into a new work tree, check cleanliness, commit all, push safely."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dulwich import porcelain
+from dulwich.client import GitClient, SSHGitClient, SubprocessSSHVendor, get_transport_and_path
+from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, SendPackError
+from dulwich.graph import can_fast_forward
+from dulwich.objects import ObjectID
+from dulwich.pack import UnpackedObject
+from dulwich.refs import Ref
+from dulwich.repo import Repo
+
+from robot_runtime.errors import RobotError
+from robot_runtime.settings import redact_url
+from robot_runtime.ssh import SshIdentity, remote_error
+
+if TYPE_CHECKING:
+    from dulwich.client import GeneratePackDataFunc
+
+log = logging.getLogger(__name__)
+
+ROBOT_IDENTITY = b"Gopherbot robot runtime <robot-runtime@localhost>"
+HEAD = Ref(b"HEAD")
+BRANCH_PREFIX = b"refs/heads/"
+DEFAULT_NEW_BRANCH = "main"
+ANOTHER_COPY = "another copy of this robot may have pushed; nothing was overwritten and local state is kept"
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A repository URL and, for ssh URLs, the identity to reach it with."""
+
+    url: str
+    identity: SshIdentity | None = None
+
+    @property
+    def display(self) -> str:
+        return redact_url(self.url)
+
+
+@dataclass(frozen=True)
+class FetchedBranch:
+    """The branch a new work tree is on, and its commit (None when the remote has no such branch yet)."""
+
+    name: str
+    commit: str | None
+
+
+class PushRejected(RobotError):
+    """The remote branch moved since this copy last saw it: pushing would overwrite someone else's commits."""
+
+
+def branch_ref(name: str) -> Ref:
+    return Ref(BRANCH_PREFIX + name.encode())
+
+
+def open_client(remote: Remote) -> tuple[GitClient, str]:
+    """A dulwich client for the remote; ssh always through the local `ssh` with this identity's strict options."""
+    identity = remote.identity
+    if identity is None:
+        return get_transport_and_path(remote.url)
+    client, path = get_transport_and_path(
+        remote.url, key_filename=str(identity.key_file), ssh_command=identity.ssh_command
+    )
+    if isinstance(client, SSHGitClient):
+        client.ssh_vendor = SubprocessSSHVendor()
+    return client, path
+
+
+@contextmanager
+def talking_to(remote: Remote, action: str) -> Iterator[None]:
+    """Turn transport failures into one-line RobotErrors naming the (redacted) repository."""
+    try:
+        yield
+    except RobotError:
+        raise
+    except HangupException as error:
+        raise remote_error(remote.url, action, _stderr_text(error)) from None
+    except (GitProtocolError, NotGitRepository, OSError) as error:
+        raise remote_error(remote.url, action, str(error)) from None
+
+
+def _stderr_text(error: HangupException) -> str:
+    lines = error.stderr_lines or []
+    return "\n".join(line.decode("utf-8", "replace") for line in lines)
+
+
+def fetch_branch_into_new_repo(remote: Remote, branch: str | None, target: Path) -> FetchedBranch:
+    """Create a repository at `target` on `branch` (None: the remote's default) and check it out if it exists.
+
+    A branch the remote does not have gives an empty repository on that branch (commit None), ready for a first
+    commit; the remote is recorded as `origin` either way.
+    """
+    repo = Repo.init(str(target), mkdir=True)
+    try:
+        fetched = _fetch_one_branch(repo, remote, branch)
+        _set_up_branch(repo, remote, fetched)
+        if fetched.commit is not None:
+            repo.get_worktree().reset_index()
+        return fetched
+    finally:
+        repo.close()
+
+
+def _fetch_one_branch(repo: Repo, remote: Remote, branch: str | None) -> FetchedBranch:
+    wanted = HEAD if branch is None else branch_ref(branch)
+
+    def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+        sha = refs.get(wanted)
+        return [sha] if sha is not None and sha not in repo.object_store else []
+
+    client, path = open_client(remote)
+    with talking_to(remote, "fetch from"):
+        result = client.fetch(path.encode(), repo, determine_wants=determine_wants, progress=None)
+    name = branch if branch is not None else _default_branch_name(result.symrefs)
+    commit = result.refs.get(wanted)
+    return FetchedBranch(name=name, commit=commit.decode() if commit else None)
+
+
+def _default_branch_name(symrefs: Mapping[Ref, Ref]) -> str:
+    target = symrefs.get(HEAD)
+    if target is not None and target.startswith(BRANCH_PREFIX):
+        return target[len(BRANCH_PREFIX) :].decode()
+    return DEFAULT_NEW_BRANCH
+
+
+def _set_up_branch(repo: Repo, remote: Remote, fetched: FetchedBranch) -> None:
+    config = repo.get_config()
+    config.set((b"remote", b"origin"), b"url", remote.url.encode())
+    config.set((b"remote", b"origin"), b"fetch", b"+refs/heads/*:refs/remotes/origin/*")
+    config.set((b"branch", fetched.name.encode()), b"remote", b"origin")
+    config.set((b"branch", fetched.name.encode()), b"merge", branch_ref(fetched.name))
+    config.write_to_path()
+    local = branch_ref(fetched.name)
+    repo.refs.set_symbolic_ref(HEAD, local)
+    if fetched.commit is not None:
+        sha = ObjectID(fetched.commit.encode())
+        repo.refs[local] = sha
+        repo.refs[_tracking_ref(fetched.name)] = sha
+
+
+def _tracking_ref(name: str) -> Ref:
+    return Ref(b"refs/remotes/origin/" + name.encode())
+
+
+def current_branch(repo_dir: Path) -> str:
+    """The branch HEAD points at (it may have no commit yet)."""
+    with Repo(str(repo_dir)) as repo:
+        chain, _ = repo.refs.follow(HEAD)
+        target = chain[-1]
+        if not target.startswith(BRANCH_PREFIX):
+            raise RobotError(f"{repo_dir}: HEAD is not on a branch")
+        return target[len(BRANCH_PREFIX) :].decode()
+
+
+def head_commit(repo_dir: Path) -> str | None:
+    with Repo(str(repo_dir)) as repo:
+        try:
+            return repo.head().decode()
+        except KeyError:
+            return None
+
+
+def is_clean(repo_dir: Path) -> bool:
+    """The equivalent of `git status --porcelain` being empty (untracked files count, ignored ones do not)."""
+    status = porcelain.status(str(repo_dir), untracked_files="all")
+    staged = any(status.staged.values())
+    return not staged and not status.unstaged and not status.untracked
+
+
+def commit_all(repo_dir: Path, message: str) -> str:
+    """Stage every change (new, modified, deleted; .gitignore honoured) and commit it as the robot."""
+    with Repo(str(repo_dir)) as repo:
+        porcelain.add(repo)
+        sha = repo.get_worktree().commit(
+            message=message.encode(), author=ROBOT_IDENTITY, committer=ROBOT_IDENTITY, no_verify=True
+        )
+        return sha.decode()
+
+
+def push_branch(repo_dir: Path, remote: Remote, branch: str) -> str:
+    """Push local `branch` to the same branch of `remote` WITHOUT force; returns the pushed commit.
+
+    Refused (PushRejected) when the remote branch holds commits this copy does not have; every ref's status is
+    checked, since dulwich reports a rejected ref in `ref_status` rather than raising.
+    """
+    ref = branch_ref(branch)
+    with Repo(str(repo_dir)) as repo:
+        local = repo.refs[ref]
+        diverged: list[bool] = []
+
+        def update_refs(refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
+            theirs = refs.get(ref)
+            if theirs is not None and theirs != local and not _is_ancestor(repo, theirs, local):
+                diverged.append(True)
+                return {}
+            return {ref: local}
+
+        client, path = open_client(remote)
+        with talking_to(remote, "push to"):
+            try:
+                result = client.send_pack(path.encode(), update_refs, generate_pack_data=_pack_data_of(repo))
+            except SendPackError as error:
+                raise remote_error(remote.url, "push to", str(error)) from None
+        if diverged:
+            raise PushRejected(
+                f"push to {remote.display} rejected: branch {branch} there has commits this robot does not have;"
+                f" {ANOTHER_COPY}"
+            )
+        _check_ref_status(result.ref_status or {}, remote, branch)
+        repo.refs[_tracking_ref(branch)] = local
+        return local.decode()
+
+
+def _pack_data_of(repo: Repo) -> GeneratePackDataFunc:
+    def generate(
+        have: AbstractSet[ObjectID],
+        want: AbstractSet[ObjectID],
+        *,
+        ofs_delta: bool = False,
+        progress: Callable[[bytes], None] | None = None,
+    ) -> tuple[int, Iterator[UnpackedObject]]:
+        return repo.generate_pack_data(set(have), set(want), ofs_delta=ofs_delta)
+
+    return generate
+
+
+def _is_ancestor(repo: Repo, ancestor: ObjectID, descendant: ObjectID) -> bool:
+    if ancestor not in repo.object_store:
+        return False
+    return can_fast_forward(repo, ancestor, descendant)
+
+
+def _check_ref_status(ref_status: Mapping[bytes, str | None], remote: Remote, branch: str) -> None:
+    for ref, error in ref_status.items():
+        if error is not None:
+            raise PushRejected(
+                f"push to {remote.display} rejected for {ref.decode(errors='replace')} ({error}); {ANOTHER_COPY}"
+            )
+
+
+def init_branch(repo_dir: Path, branch: str, url: str) -> None:
+    """A new repository in `repo_dir` whose HEAD is the (still empty, orphan) `branch`, with `url` as origin."""
+    repo_dir.mkdir(parents=True, exist_ok=True)
+    with Repo.init(str(repo_dir)) as repo:
+        _set_up_branch(repo, Remote(url), FetchedBranch(name=branch, commit=None))
