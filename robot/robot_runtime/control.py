@@ -25,7 +25,7 @@ LOG = logging.getLogger("robot_runtime.control")
 def remote_backup(url: str, token: str, timeout: float) -> BackupResult:
     """Ask a running supervisor at `url` to back up; any failure becomes a Failed result (never naming the token)."""
     if not url.startswith(("http://", "https://")):
-        return _failed(f"remote URL {_redact(url)} is not an http:// or https:// URL")
+        return _failed("the remote control URL (--remote) is not an http:// or https:// URL")
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
         url.rstrip("/") + "/backup",
         data=b"",
