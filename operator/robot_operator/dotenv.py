@@ -42,7 +42,13 @@ class DotenvError(ValueError):
 
 def parse(text: str) -> dict[str, str]:
     """Parse `.env` text into variables (in file order); raises DotenvError for the first bad line."""
-    return _Parser(text.replace("\r\n", "\n")).run()
+    return parse_with_lines(text)[0]
+
+
+def parse_with_lines(text: str) -> tuple[dict[str, str], dict[str, int]]:
+    """Like `parse`, plus the line number of each variable's (last) assignment, for value-free messages."""
+    parser = _Parser(text.replace("\r\n", "\n"))
+    return parser.run(), parser.lines
 
 
 class _Parser:
@@ -52,6 +58,7 @@ class _Parser:
         self.text = text
         self.pos = 0
         self.variables: dict[str, str] = {}
+        self.lines: dict[str, int] = {}
 
     def run(self) -> dict[str, str]:
         while self._skip_to_statement():
@@ -60,6 +67,7 @@ class _Parser:
             start_line = self._line_of(self.pos)
             key = self._read_key(start_line)
             self.variables[key] = self._read_value(start_line)
+            self.lines[key] = start_line
         return self.variables
 
     def _line_of(self, index: int) -> int:
