@@ -1,0 +1,243 @@
+"""Deploy-key and host-key decoding, robot.yaml parsing and the manage-key chain, on keys generated at test time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from robot_runtime import crypto, keys
+from robot_runtime.errors import RobotError
+from tests.robotkit import (
+    ParameterStyle,
+    encode_env_key,
+    make_robot_config,
+    new_keypair,
+    public_line_of,
+    robot_yaml,
+)
+
+ENCRYPTION_KEY = "unit-test-encryption-key-0123456789abcdef"
+PASSPHRASE = "tomato horse staple 42"
+
+
+def assert_openssh_unencrypted(data: bytes) -> None:
+    assert data.startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    serialization.load_ssh_private_key(data, password=None)  # raises if encrypted or damaged
+
+
+# --- deploy key ------------------------------------------------------------------------------------------------------
+
+
+def test_deploy_key_decodes_from_env_form() -> None:
+    pair = new_keypair()
+    decoded = keys.decode_deploy_key(encode_env_key(pair.private_openssh))
+    assert public_line_of(decoded) == public_line_of(pair.private_openssh)
+    assert_openssh_unencrypted(decoded)
+
+
+def test_deploy_key_in_pem_form_is_accepted() -> None:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    decoded = keys.decode_deploy_key(encode_env_key(pem))
+    assert_openssh_unencrypted(decoded)
+
+
+def test_deploy_key_with_real_newlines_is_accepted() -> None:
+    pair = new_keypair()
+    assert public_line_of(keys.decode_deploy_key(pair.private_openssh.decode())) == public_line_of(pair.private_openssh)
+
+
+def test_malformed_deploy_key_names_variable_without_content() -> None:
+    value = encode_env_key(new_keypair().private_openssh)[:-60]
+    with pytest.raises(RobotError) as caught:
+        keys.decode_deploy_key(value)
+    message = str(caught.value)
+    assert message.startswith("GOPHER_DEPLOY_KEY is not a private key")
+    assert "\n" not in message
+    body = value.split(":")[1]
+    assert body[:12] not in message
+
+
+def test_passphrase_protected_deploy_key_is_refused() -> None:
+    value = encode_env_key(new_keypair("secret-phrase").private_openssh)
+    with pytest.raises(RobotError, match=r"^GOPHER_DEPLOY_KEY is passphrase-protected"):
+        keys.decode_deploy_key(value)
+
+
+def test_garbage_deploy_key_is_refused() -> None:
+    with pytest.raises(RobotError, match=r"^GOPHER_DEPLOY_KEY is not a private key"):
+        keys.decode_deploy_key("hunter2")
+
+
+# --- host keys -------------------------------------------------------------------------------------------------------
+
+
+def test_host_keys_decode_with_ports_and_markers() -> None:
+    one = new_keypair().public_line.split()
+    two = new_keypair().public_line.split()
+    text = "\n".join(
+        [
+            f"[127.0.0.1]:2222 {one[0]} {one[1]}",
+            f"[::1]:2222,[fe80::1] {one[0]} {one[1]}",
+            f"git.example.org,10.0.0.1 {two[0]} {two[1]}",
+            f"@cert-authority *.example.org {two[0]} {two[1]}",
+        ]
+    )
+    decoded = keys.decode_host_keys(encode_env_key(text))
+    assert decoded.splitlines() == text.splitlines()
+    assert decoded.endswith("\n")
+
+
+def test_host_keys_plain_text_passes_through() -> None:
+    one = new_keypair().public_line.split()
+    line = f"[::1]:22 {one[0]} {one[1]}"
+    assert keys.decode_host_keys(line) == line + "\n"
+
+
+@pytest.mark.parametrize("value", ["", "::", "just-a-host", "host_ssh-ed25519_***notbase64***"])
+def test_bad_host_keys_name_the_variable(value: str) -> None:
+    with pytest.raises(RobotError, match=r"^GOPHER_HOST_KEYS"):
+        keys.decode_host_keys(value)
+
+
+def test_bad_host_keys_line_number_is_given() -> None:
+    one = new_keypair().public_line.split()
+    value = encode_env_key(f"h1 {one[0]} {one[1]}\nbroken line")
+    with pytest.raises(RobotError, match=r"^GOPHER_HOST_KEYS line 2 "):
+        keys.decode_host_keys(value)
+
+
+# --- robot.yaml and the manage key chain -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("style", ["AppendParameters", "Parameters", "flow"])
+def test_manage_key_unlocks_through_the_chain(tmp_path: Path, style: ParameterStyle) -> None:
+    config = make_robot_config(tmp_path, ENCRYPTION_KEY, PASSPHRASE, style=style)
+    runtime = crypto.runtime_key(tmp_path, ENCRYPTION_KEY, "production")
+    assert runtime == config.runtime_key
+    unlocked = keys.manage_key(tmp_path, runtime)
+    assert_openssh_unencrypted(unlocked)
+    assert config.manage_public_key.startswith(public_line_of(unlocked) + " ")
+    assert public_line_of(unlocked) == public_line_of(config.manage_private_key)
+
+
+def test_manage_public_key_out_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "authorized"
+    config = make_robot_config(tmp_path / "custom", ENCRYPTION_KEY, PASSPHRASE, manage_public_key_out=out)
+    assert out.read_text().strip() == config.manage_public_key
+    assert (tmp_path / "custom" / "ssh" / "manage_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_keyname_parameter_selects_the_key_file(tmp_path: Path) -> None:
+    config = make_robot_config(tmp_path, ENCRYPTION_KEY, PASSPHRASE, keyname="robot_key")
+    assert keys.read_manage_key_config(tmp_path, config.runtime_key).keyname == "robot_key"
+    assert public_line_of(keys.manage_key(tmp_path, config.runtime_key)) == public_line_of(config.manage_private_key)
+
+
+def test_keyname_defaults_to_manage_key(tmp_path: Path) -> None:
+    config = make_robot_config(tmp_path, ENCRYPTION_KEY, PASSPHRASE)
+    phrase = crypto.encrypt_value(config.runtime_key, PASSPHRASE)
+    (tmp_path / "conf" / "robot.yaml").write_text(robot_yaml(phrase, keyname=None))
+    found = keys.read_manage_key_config(tmp_path, config.runtime_key)
+    assert found == keys.ManageKeyConfig(keyname="manage_key", passphrase=PASSPHRASE)
+
+
+def test_append_parameters_override_parameters() -> None:
+    template = """NameSpaces:
+  manage:
+    Parameters:
+    - Name: KEYNAME
+      Value: old_key
+    - Name: OTHER
+      Value: kept
+    AppendParameters:
+    - Name: KEYNAME
+      Value: new_key
+ScheduledJobs: []
+"""
+    found = keys.manage_parameters(template)
+    assert found["KEYNAME"].plain("KEYNAME") == "new_key"
+    assert found["OTHER"].plain("OTHER") == "kept"
+
+
+def test_only_the_namespaces_block_is_parsed() -> None:
+    template = """{{ if .Something }} WorkSpace: {{ .Dir }} {{ end }}
+Weird: [unclosed
+NameSpaces:
+  "manage":
+    Parameters:
+    - Name: KEYNAME
+      Value: k
+{{ printf "environments/%s.yaml" $environment | .Include }}
+"""
+    assert keys.manage_parameters(template)["KEYNAME"].plain("KEYNAME") == "k"
+
+
+def test_wrong_passphrase_names_key_file(tmp_path: Path) -> None:
+    config = make_robot_config(tmp_path, ENCRYPTION_KEY, PASSPHRASE)
+    wrong = "not the phrase at all"
+    (tmp_path / "conf" / "robot.yaml").write_text(robot_yaml(crypto.encrypt_value(config.runtime_key, wrong)))
+    with pytest.raises(RobotError) as caught:
+        keys.manage_key(tmp_path, config.runtime_key)
+    message = str(caught.value)
+    assert message.startswith("custom/ssh/manage_key does not open with BOT_SSH_PHRASE")
+    assert wrong not in message
+    assert PASSPHRASE not in message
+
+
+def test_phrase_for_another_robot_names_the_parameter(tmp_path: Path) -> None:
+    make_robot_config(tmp_path, ENCRYPTION_KEY, PASSPHRASE)
+    other_runtime_key, _ = crypto.new_binary_encrypted_key(ENCRYPTION_KEY)
+    with pytest.raises(RobotError, match=r"BOT_SSH_PHRASE of the manage namespace does not decrypt"):
+        keys.manage_key(tmp_path, other_runtime_key)
+
+
+def test_missing_key_file_is_named(tmp_path: Path) -> None:
+    config = make_robot_config(tmp_path, ENCRYPTION_KEY, PASSPHRASE)
+    (tmp_path / "ssh" / "manage_key").unlink()
+    with pytest.raises(RobotError, match=r"^custom/ssh/manage_key is missing"):
+        keys.manage_key(tmp_path, config.runtime_key)
+
+
+def test_missing_robot_yaml_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RobotError, match=r"^custom/conf/robot.yaml is missing"):
+        keys.manage_key(tmp_path, bytes(32))
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("BotInfo: {}\n", "has no NameSpaces section"),
+        ("NameSpaces:\n  ssh:\n    Parameters: []\n", "has no 'manage' namespace"),
+        ("NameSpaces:\n  manage:\n    Parameters:\n    - Name: KEYNAME\n      Value: k\n", "no BOT_SSH_PHRASE"),
+        ("NameSpaces:\n  manage:\n    Parameters: nope\n", "must be a list of Name/Value"),
+        ("NameSpaces:\n  manage: [\n", "is not valid YAML"),
+        ("NameSpaces:\n  manage:\n    Parameters:\n    - Name: KEYNAME\n      Value: ../../etc/x\n", "KEYNAME"),
+    ],
+)
+def test_robot_yaml_problems_are_named(tmp_path: Path, template: str, expected: str) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "robot.yaml").write_text(template)
+    with pytest.raises(RobotError) as caught:
+        keys.manage_key(tmp_path, bytes(32))
+    assert str(caught.value).startswith("custom/conf/robot.yaml")
+    assert expected in str(caught.value)
+
+
+def test_yaml_error_gives_file_line(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "robot.yaml").write_text("A: 1\nB: 2\nNameSpaces:\n  manage:\n    - [\n")
+    with pytest.raises(RobotError, match=r"^custom/conf/robot.yaml line \d+: "):
+        keys.manage_key(tmp_path, bytes(32))
+
+
+def test_unencrypted_manage_key_still_loads(tmp_path: Path) -> None:
+    config = make_robot_config(tmp_path, ENCRYPTION_KEY, PASSPHRASE)
+    plain = new_keypair()
+    (tmp_path / "ssh" / "manage_key").write_bytes(plain.private_openssh)
+    assert public_line_of(keys.manage_key(tmp_path, config.runtime_key)) == public_line_of(plain.private_openssh)
