@@ -28,7 +28,7 @@ class Settings:
     """Everything the runtime needs to know about one robot; secret fields are kept out of repr()."""
 
     home: Path
-    repository: str = ""
+    repository: str = field(default="", repr=False)  # may carry credentials: use redacted_repository in logs
     branch: str = DEFAULT_BRANCH
     deploy_key: str | None = field(default=None, repr=False)
     encryption_key: str | None = field(default=None, repr=False)
@@ -37,7 +37,7 @@ class Settings:
     insecure_ssh: bool = False
     environment: str = DEFAULT_ENVIRONMENT
     state_branch: str = DEFAULT_STATE_BRANCH
-    state_repository: str | None = None
+    state_repository: str | None = field(default=None, repr=False)
     brain: str = DEFAULT_BRAIN
     protocol: str | None = None
 
