@@ -170,6 +170,42 @@ def head_commit(repo_dir: Path) -> str | None:
             return None
 
 
+def check_work_tree(repo_dir: Path) -> None:
+    """Raise RobotError unless `repo_dir` is a readable git work tree of its own (HEAD, objects, refs in place)."""
+    problem = RobotError(f"{repo_dir} is not a readable git work tree (corrupt?): left untouched")
+    try:
+        with Repo(str(repo_dir)) as repo:
+            control = Path(repo.controldir())
+            if Path(repo.path).resolve() != repo_dir.resolve() or not (control / "objects").is_dir():
+                raise problem
+            chain, _ = repo.refs.follow(HEAD)
+            if not chain:
+                raise problem
+            if (control / "index").exists():
+                repo.open_index()
+    except RobotError:
+        raise
+    except Exception:  # dulwich raises many kinds of errors for a damaged repository
+        raise problem from None
+
+
+def is_pushed(repo_dir: Path) -> bool:
+    """True when the current branch has no commit that origin has not got (as far as this copy last saw)."""
+    with Repo(str(repo_dir)) as repo:
+        chain, local = repo.refs.follow(HEAD)
+        if local is None:
+            return True
+        name = chain[-1][len(BRANCH_PREFIX) :].decode()
+        return repo.refs.get_peeled(_tracking_ref(name)) == local or _tracking_sha(repo, name) == local
+
+
+def _tracking_sha(repo: Repo, branch: str) -> ObjectID | None:
+    try:
+        return repo.refs[_tracking_ref(branch)]
+    except KeyError:
+        return None
+
+
 def is_clean(repo_dir: Path) -> bool:
     """The equivalent of `git status --porcelain` being empty (untracked files count, ignored ones do not)."""
     status = porcelain.status(str(repo_dir), untracked_files="all")

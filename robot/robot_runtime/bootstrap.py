@@ -1,0 +1,63 @@
+"""Bootstrap: clone the robot's configuration into custom/ (unless it is there) and restore its state."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from robot_runtime.access import deploy_access
+from robot_runtime.errors import RobotError
+from robot_runtime.gitops import fetch_branch_into_new_repo
+from robot_runtime.restore import restore
+from robot_runtime.settings import DEFAULT_BRANCH, Settings
+
+log = logging.getLogger(__name__)
+
+
+def bootstrap(settings: Settings) -> None:
+    """Clone GOPHER_CUSTOM_REPOSITORY into custom/ unless custom/conf exists; restore unless state/ is a clone."""
+    if (settings.custom_dir / "conf").is_dir():
+        log.info("custom/conf exists: using the configuration already in %s", settings.custom_dir)
+    else:
+        clone_configuration(settings)
+    if (settings.state_dir / ".git").exists():
+        log.info("state/.git exists: the robot's state is already restored")
+    else:
+        log.info("%s", restore(settings, force=False))
+
+
+def clone_configuration(settings: Settings) -> None:
+    """Clone into a temp dir beside custom/ and rename it into place only once it is complete."""
+    url = settings.require_repository()
+    branch = None if settings.branch == DEFAULT_BRANCH else settings.branch
+    _refuse_foreign_custom_dir(settings.custom_dir)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".custom-clone-", dir=settings.home))
+    try:
+        with deploy_access(settings, url) as remote:
+            clone = staging / "custom"
+            fetched = fetch_branch_into_new_repo(remote, branch, clone)
+        which = f"branch {fetched.name}" if branch is not None else f"the default branch ({fetched.name})"
+        if fetched.commit is None:
+            raise RobotError(f"GOPHER_CUSTOM_REPOSITORY {remote.display} has no {which}: check GOPHER_CUSTOM_BRANCH")
+        if not (clone / "conf").is_dir():
+            raise RobotError(
+                f"GOPHER_CUSTOM_REPOSITORY {remote.display} ({which}) has no conf/ directory: not a robot configuration"
+            )
+        if settings.custom_dir.is_dir():
+            settings.custom_dir.rmdir()
+        os.rename(clone, settings.custom_dir)
+        log.info("cloned %s (%s, commit %s) into custom/", remote.display, which, fetched.commit[:12])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refuse_foreign_custom_dir(custom_dir: Path) -> None:
+    """An empty custom/ may be replaced; one with files but no conf/ is somebody's data, never overwritten."""
+    if custom_dir.is_dir() and any(custom_dir.iterdir()):
+        raise RobotError(f"{custom_dir} exists and is not empty but has no conf/: move it away to clone the robot")
+    if custom_dir.exists() and not custom_dir.is_dir():
+        raise RobotError(f"{custom_dir} exists and is not a directory: move it away to clone the robot")

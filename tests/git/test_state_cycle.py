@@ -1,0 +1,283 @@
+"""Bootstrap, restore and backup against real bare repositories (file:// remotes), checked with the git CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from robot_runtime.backup import COMMIT_MESSAGE, IGNORED_PATTERNS, backup
+from robot_runtime.bootstrap import bootstrap
+from robot_runtime.errors import RobotError
+from robot_runtime.restore import restore
+from tests.git.conftest import ENCRYPTION_KEY, RobotRepo, git
+from tests.robotkit import read_memory, write_memory
+
+
+def tree_bytes(directory: Path) -> dict[str, bytes]:
+    """Every file under `directory` except .git, by relative path."""
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(directory).parts
+    }
+
+
+def test_bootstrap_clones_configuration_and_starts_a_new_robot(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    assert (settings.custom_dir / "conf" / "robot.yaml").read_text() == (
+        robot_repo.config.path / "conf" / "robot.yaml"
+    ).read_text()
+    assert (settings.custom_dir / "conf" / "plugins" / "hello.yaml").exists()
+    assert git("-C", str(settings.custom_dir), "rev-parse", "HEAD").strip() == robot_repo.remote_commit("main")
+    assert git("-C", str(settings.custom_dir), "status", "--porcelain") == ""
+    assert git("-C", str(settings.state_dir), "symbolic-ref", "HEAD").strip() == "refs/heads/robot-state"
+    assert settings.brain_dir.is_dir()
+    assert [p.name for p in settings.home.iterdir() if p.name.startswith(".")] == []  # no staging dir left
+
+
+def test_bootstrap_clones_a_named_branch(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    seed = robot_repo.config.path
+    git("checkout", "-q", "-b", "staging", cwd=seed)
+    (seed / "conf" / "staging.txt").write_text("staging only\n")
+    git("add", "-A", cwd=seed)
+    git("commit", "-q", "-m", "staging", cwd=seed)
+    git("push", "-q", str(robot_repo.bare), "staging", cwd=seed)
+    settings = robot_repo.settings(tmp_path / "home", branch="staging")
+    bootstrap(settings)
+    assert (settings.custom_dir / "conf" / "staging.txt").read_text() == "staging only\n"
+
+
+def test_bootstrap_keeps_an_existing_configuration(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    (settings.custom_dir / "conf" / "local-edit.yaml").write_text("kept\n")
+    bootstrap(dataclasses.replace(settings, repository=str(tmp_path / "no-such-repo")))
+    assert (settings.custom_dir / "conf" / "local-edit.yaml").read_text() == "kept\n"
+
+
+def test_bootstrap_missing_branch_is_a_clear_error(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home", branch="no-such-branch")
+    with pytest.raises(RobotError, match=r"has no branch no-such-branch: check GOPHER_CUSTOM_BRANCH"):
+        bootstrap(settings)
+    assert not settings.custom_dir.exists()
+
+
+def test_bootstrap_of_a_missing_repository_names_it(tmp_path: Path, robot_repo: RobotRepo) -> None:
+    missing = tmp_path / "missing.git"
+    settings = robot_repo.settings(tmp_path / "home", repository=f"file://{missing}")
+    with pytest.raises(RobotError) as caught:
+        bootstrap(settings)
+    assert str(missing) in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert not settings.custom_dir.exists()
+
+
+def test_first_backup_creates_the_orphan_state_branch(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    write_memory(settings.brain_dir, robot_repo.config.runtime_key, "hello:greeting", '{"said": "hi"}')
+    result = backup(settings)
+    assert result.result == "Pushed", result.message
+    assert result.commit == robot_repo.remote_commit("robot-state")
+    bare = str(robot_repo.bare)
+    assert git("-C", bare, "log", "-1", "--format=%s", "robot-state").strip() == COMMIT_MESSAGE
+    assert git("-C", bare, "rev-list", "--parents", "-n1", "robot-state").split() == [result.commit]  # orphan
+    files = git("-C", bare, "ls-tree", "-r", "--name-only", "robot-state").split()
+    assert sorted(files) == [".gitignore", "brain/README.txt", "brain/hello:greeting"]
+    gitignore = git("-C", bare, "show", "robot-state:.gitignore").splitlines()
+    assert all(pattern in gitignore for pattern in IGNORED_PATTERNS)
+    assert robot_repo.remote_commit("main") is not None
+
+
+def test_clean_state_gives_no_changes_with_the_current_commit(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    first = backup(settings)
+    assert first.result == "Pushed"
+    again = backup(settings)
+    assert again.result == "NoChanges"
+    assert again.commit == first.commit == robot_repo.remote_commit("robot-state")
+
+
+def test_dirty_state_is_pushed_and_ignored_files_stay_local(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    assert backup(settings).result == "Pushed"
+    key = robot_repo.config.runtime_key
+    write_memory(settings.brain_dir, key, "bot:histories-general", "{}")
+    write_memory(settings.brain_dir, key, "ns:_private", "{}")
+    assert backup(settings).result == "NoChanges"
+    write_memory(settings.brain_dir, key, "links:urls", '{"a": 1}')
+    result = backup(settings)
+    assert result.result == "Pushed"
+    assert result.commit == robot_repo.remote_commit("robot-state")
+    files = git("-C", str(robot_repo.bare), "ls-tree", "-r", "--name-only", "robot-state").split()
+    assert "brain/links:urls" in files
+    assert "brain/bot:histories-general" not in files
+    assert "brain/ns:_private" not in files
+    assert git("-C", str(settings.state_dir), "status", "--porcelain") == ""
+
+
+def test_deleted_memory_is_deleted_in_the_backup(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    memory = write_memory(settings.brain_dir, robot_repo.config.runtime_key, "a:b", "{}")
+    assert backup(settings).result == "Pushed"
+    memory.unlink()
+    assert backup(settings).result == "Pushed"
+    files = git("-C", str(robot_repo.bare), "ls-tree", "-r", "--name-only", "robot-state").split()
+    assert "brain/a:b" not in files
+
+
+def test_restore_after_backup_gives_identical_brain_files(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    first = robot_repo.settings(tmp_path / "first")
+    bootstrap(first)
+    key = robot_repo.config.runtime_key
+    for number in range(20):
+        write_memory(first.brain_dir, key, f"memories:item{number}", f'{{"n": {number}}}')
+    assert backup(first).result == "Pushed"
+    second = robot_repo.settings(tmp_path / "second")
+    bootstrap(second)
+    assert tree_bytes(second.state_dir) == tree_bytes(first.state_dir)
+    assert read_memory(second.brain_dir / "memories:item7", key) == '{"n": 7}'
+    assert git("-C", str(second.state_dir), "rev-parse", "HEAD").strip() == robot_repo.remote_commit("robot-state")
+
+
+def test_rejected_push_is_failed_and_keeps_local_state(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    one = robot_repo.settings(tmp_path / "one")
+    two = robot_repo.settings(tmp_path / "two")
+    bootstrap(one)
+    assert backup(one).result == "Pushed"
+    bootstrap(two)
+    key = robot_repo.config.runtime_key
+    write_memory(one.brain_dir, key, "who:one", '"one"')
+    pushed_by_one = backup(one)
+    assert pushed_by_one.result == "Pushed"
+    memory = write_memory(two.brain_dir, key, "who:two", '"two"')
+    result = backup(two)
+    assert result.result == "Failed"
+    assert "another copy of this robot may have pushed" in result.message
+    assert "\n" not in result.message
+    assert robot_repo.remote_commit("robot-state") == pushed_by_one.commit
+    assert read_memory(memory, key) == '"two"'
+    again = backup(two)  # the local commit is still there and still refused, never dropped
+    assert again.result == "Failed"
+    assert git("-C", str(two.state_dir), "log", "-1", "--format=%s").strip() == COMMIT_MESSAGE
+    assert "brain/who:two" in git("-C", str(two.state_dir), "ls-tree", "-r", "--name-only", "HEAD").split()
+
+
+def test_first_backup_without_restore_does_not_overwrite_remote_state(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    one = robot_repo.settings(tmp_path / "one")
+    bootstrap(one)
+    assert backup(one).result == "Pushed"
+    stale = robot_repo.settings(tmp_path / "stale")
+    write_memory(stale.brain_dir, robot_repo.config.runtime_key, "x:y", "{}")
+    result = backup(stale)
+    assert result.result == "Failed"
+    assert robot_repo.remote_commit("robot-state") == backup(one).commit
+
+
+def test_restore_refuses_an_existing_state_without_force(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    with pytest.raises(RobotError, match=r"state/\.git exists.*--force"):
+        restore(settings, force=False)
+
+
+def test_restore_with_force_replaces_a_backed_up_state(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    one = robot_repo.settings(tmp_path / "one")
+    two = robot_repo.settings(tmp_path / "two")
+    bootstrap(one)
+    bootstrap(two)
+    write_memory(one.brain_dir, robot_repo.config.runtime_key, "k:v", '"from one"')
+    assert backup(one).result == "Pushed"
+    summary = restore(two, force=True)
+    assert "restored branch robot-state" in summary
+    assert tree_bytes(two.state_dir) == tree_bytes(one.state_dir)
+
+
+def test_restore_with_force_refuses_changes_not_backed_up(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    assert backup(settings).result == "Pushed"
+    memory = write_memory(settings.brain_dir, robot_repo.config.runtime_key, "un:saved", '"precious"')
+    before = tree_bytes(settings.state_dir)
+    with pytest.raises(RobotError, match="not backed up: refusing to discard them even with --force"):
+        restore(settings, force=True)
+    assert tree_bytes(settings.state_dir) == before
+    assert memory.exists()
+
+
+def test_restore_refuses_corrupt_state_and_leaves_it_untouched(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    write_memory(settings.brain_dir, robot_repo.config.runtime_key, "a:b", "{}")
+    shutil.rmtree(settings.state_dir / ".git")
+    (settings.state_dir / ".git").write_text("gitdir: /nowhere\n")
+    before = tree_bytes(settings.state_dir)
+    with pytest.raises(RobotError, match="not a readable git work tree"):
+        restore(settings, force=True)
+    assert tree_bytes(settings.state_dir) == before
+    assert (settings.state_dir / ".git").read_text() == "gitdir: /nowhere\n"
+    result = backup(settings)
+    assert result.result == "Failed"
+    assert "not a readable git work tree" in result.message
+    assert tree_bytes(settings.state_dir) == before
+
+
+def test_restore_refuses_a_non_git_state_with_files(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    write_memory(settings.brain_dir, robot_repo.config.runtime_key, "old:brain", "{}")
+    before = tree_bytes(settings.state_dir)
+    with pytest.raises(RobotError, match="not a git work tree: left untouched"):
+        restore(settings, force=True)
+    assert tree_bytes(settings.state_dir) == before
+
+
+def test_failed_restore_leaves_the_previous_state(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    write_memory(settings.brain_dir, robot_repo.config.runtime_key, "a:b", "{}")
+    assert backup(settings).result == "Pushed"
+    before = tree_bytes(settings.state_dir)
+    broken = dataclasses.replace(settings, repository=f"file://{tmp_path / 'gone.git'}")
+    with pytest.raises(RobotError):
+        restore(broken, force=True)
+    assert tree_bytes(settings.state_dir) == before
+    assert [p.name for p in settings.home.iterdir() if p.name.startswith(".")] == []
+
+
+def test_separate_state_repository_uses_its_default_branch(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    state_bare = tmp_path / "state.git"
+    git("init", "-q", "--bare", str(state_bare))
+    settings = robot_repo.settings(tmp_path / "home", state_repository=f"file://{state_bare}")
+    bootstrap(settings)
+    write_memory(settings.brain_dir, robot_repo.config.runtime_key, "a:b", "{}")
+    result = backup(settings)
+    assert result.result == "Pushed", result.message
+    assert git("-C", str(state_bare), "rev-parse", "main").strip() == result.commit
+    assert robot_repo.remote_commit("robot-state") is None
+    other = robot_repo.settings(tmp_path / "other", state_repository=f"file://{state_bare}")
+    bootstrap(other)
+    assert tree_bytes(other.state_dir) == tree_bytes(settings.state_dir)
+
+
+def test_backup_of_a_non_file_brain_does_nothing(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home", brain="dynamo")
+    result = backup(settings)
+    assert result.result == "NoChanges"
+    assert "GOPHER_BRAIN" in result.message
+    assert not settings.state_dir.exists()
+
+
+def test_backup_messages_hold_no_secret(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home", repository=f"file://{tmp_path / 'gone.git'}")
+    result = backup(settings)
+    assert result.result == "Failed"
+    assert ENCRYPTION_KEY not in result.to_json()
+    assert settings.deploy_key is not None
+    assert settings.deploy_key[40:80] not in result.to_json()
