@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 20
 _SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?[^/:]+:(?!//)")
+_CREDENTIALS_ANYWHERE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 _SSH_SCHEMES = ("ssh://", "git+ssh://", "ssh+git://")
 
 
@@ -146,10 +147,15 @@ def explain_failure(stderr: str) -> str | None:
 
 def remote_error(url: str, action: str, detail: str) -> RobotError:
     """`cannot <action> <redacted url>: <first line of detail>`; never a key, never a credential."""
-    meaning = explain_failure(detail) or _first_line(detail) or "the remote closed the connection"
+    meaning = explain_failure(detail) or _last_line(detail) or "the remote closed the connection"
     return RobotError(f"cannot {action} {redact_url(url)}: {meaning}")
 
 
-def _first_line(text: str) -> str:
+def redact_urls_in(text: str) -> str:
+    """Remove the credentials of every `scheme://user:secret@` URL found anywhere in `text`."""
+    return _CREDENTIALS_ANYWHERE.sub(r"\g<scheme>", text)
+
+
+def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return redact_url(lines[-1])[:200] if lines else ""
+    return redact_urls_in(lines[-1])[:200] if lines else ""
