@@ -56,7 +56,22 @@ def find_conflict(
 
 def conflict_message(winner: RepoClaim) -> str:
     """The Conflict condition's message for the newer Robot (names the other Robot, never the URL's credentials)."""
-    return f"the repository is already used by the older Robot {winner.display}; this robot stays scaled to 0"
+    return conflict_message_for(winner.display)
+
+
+def conflict_message_for(other: str) -> str:
+    """The Conflict message naming the older Robot "namespace/name"."""
+    return f"the repository is already used by the older Robot {other}; this robot stays scaled to 0"
+
+
+def rival(robot_key: tuple[str, str], created: str, repo_key: str, peers: Iterable[tuple[str, str, str]]) -> str | None:
+    """`find_conflict` for peers given as (namespace, name, creationTimestamp) already known to share `repo_key`.
+
+    Returns the winner as "namespace/name", or None when this Robot may run.
+    """
+    claims = [RepoClaim(namespace, name, created_at, repo_key) for namespace, name, created_at in peers]
+    winner = find_conflict(robot_key, created, repo_key, claims)
+    return winner.display if winner else None
 
 
 def _parse_time(created: str) -> datetime:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from robot_operator.conflict import RepoClaim, conflict_message, find_conflict
+from robot_operator.conflict import RepoClaim, conflict_message, find_conflict, rival
 from robot_operator.envcheck import repository_key
 
 REPO = "github.com/acme/floyd"
@@ -102,3 +102,9 @@ _CLAIMS = st.lists(
 def test_exactly_one_robot_per_repository_runs(claims: list[RepoClaim]) -> None:
     running = [c for c in claims if find_conflict(c.key, c.created, c.repository_key, claims) is None]
     assert len(running) == (1 if claims else 0)
+
+
+def test_rival_takes_peer_tuples_and_names_the_winner() -> None:
+    peers = [("b", "floyd", "2026-02-01T00:00:00Z"), ("a", "floyd", "2026-01-01T00:00:00Z")]
+    assert rival(("c", "floyd"), "2026-03-01T00:00:00Z", REPO, peers) == "a/floyd"
+    assert rival(("a", "floyd"), "2026-01-01T00:00:00Z", REPO, peers) is None
