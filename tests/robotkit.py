@@ -20,6 +20,7 @@ class KeyPair:
 
     private_openssh: bytes = field(repr=False)
     public_line: str
+    unencrypted_openssh: bytes = field(default=b"", repr=False)  # the same key without a passphrase
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,11 @@ def new_keypair(passphrase: str | None = None, comment: str = "robotkit") -> Key
         serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
     )
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, encryption)
+    plain = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    return KeyPair(private_openssh=private, public_line=f"{public.decode()} {comment}")
+    return KeyPair(private_openssh=private, public_line=f"{public.decode()} {comment}", unencrypted_openssh=plain)
 
 
 def unencrypted_openssh(private_openssh: bytes, passphrase: str | None = None) -> bytes:
@@ -147,7 +151,7 @@ def make_robot_config(
         path=dest,
         runtime_key=runtime_key,
         manage_public_key=pair.public_line,
-        manage_private_key=unencrypted_openssh(pair.private_openssh, manage_key_passphrase),
+        manage_private_key=pair.unencrypted_openssh,
         keyname=keyname,
     )
 
