@@ -134,6 +134,8 @@ def fit_name(base: str, suffix: str, limit: int) -> str:
         return name
     digest = hashlib.sha256(base.encode()).hexdigest()[:8]
     keep = limit - len(suffix) - len(digest) - 1
+    if keep < 1:
+        raise ValueError(f"fit_name: limit {limit} leaves no room for a name before {suffix!r}")
     prefix = base[:keep].rstrip("-")
     return f"{prefix}-{digest}{suffix}"
 
