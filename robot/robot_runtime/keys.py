@@ -26,7 +26,7 @@ _HOST_KEY_MARKERS = ("@cert-authority", "@revoked")
 # `[host]:port` in a known_hosts line: colons inside the brackets and before the port are not encoded newlines.
 _BRACKETED_HOST = re.compile(r"\[[^\]\s_]*\](?::\d+)?")
 _TEMPLATE_ACTION = re.compile(r"\{\{-?(?P<body>.*?)-?\}\}", re.DOTALL)
-_DECRYPT_CALL = re.compile(r'^\s*decrypt\s+"(?P<value>[^"]*)"\s*$')
+_DECRYPT_CALL = re.compile(r'^\s*decrypt\s+(?:"(?P<quoted>[^"]*)"|`(?P<raw>[^`]*)`)\s*$')
 _DECRYPT_PLACEHOLDER_FORMAT = "GOPHERBOTDECRYPT{}X"
 _OTHER_ACTION_PLACEHOLDER = "GOPHERBOTTEMPLATEX"
 _TOP_LEVEL_KEY = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)\s*:")
@@ -221,7 +221,7 @@ def _neutralize_template(block: str) -> tuple[str, list[str]]:
         call = _DECRYPT_CALL.match(match.group("body"))
         if call is None:
             return _OTHER_ACTION_PLACEHOLDER
-        decrypted.append(call.group("value"))
+        decrypted.append(call.group("quoted") if call.group("quoted") is not None else call.group("raw"))
         return _DECRYPT_PLACEHOLDER_FORMAT.format(len(decrypted) - 1)
 
     return _TEMPLATE_ACTION.sub(substitute, text), decrypted

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from robot_runtime import crypto
 from robot_runtime.errors import RobotError
@@ -221,3 +223,24 @@ def test_truncated_file_is_refused() -> None:
 def test_key_of_wrong_length_is_refused() -> None:
     with pytest.raises(RobotError, match="32 bytes"):
         crypto.encrypt(b"short", b"data")
+
+
+@settings(max_examples=100, deadline=None)
+@given(payload=st.binary(max_size=600))
+def test_base64_file_wrapping_property(payload: bytes) -> None:
+    wrapped = crypto.wrap_base64_file(payload)
+    assert crypto.unwrap_base64_file(wrapped) == payload
+    body = wrapped.split(b"\n", 1)[1]
+    assert body.endswith(b"\n")
+    lines = body.split(b"\n")[:-1]
+    assert all(0 < len(line) <= 77 for line in lines if line)
+    assert b"".join(lines) == base64.b64encode(payload)
+
+
+@settings(max_examples=50, deadline=None)
+@given(plaintext=st.binary(max_size=300), flip=st.integers(min_value=0))
+def test_any_altered_byte_is_detected(plaintext: bytes, flip: int) -> None:
+    blob = bytearray(crypto.encrypt(RUNTIME_KEY, plaintext))
+    blob[flip % len(blob)] ^= 0x01
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(RUNTIME_KEY, bytes(blob))

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from robot_runtime import crypto, keys
 from robot_runtime.errors import RobotError
@@ -241,3 +243,51 @@ def test_unencrypted_manage_key_still_loads(tmp_path: Path) -> None:
     plain = new_keypair()
     (tmp_path / "ssh" / "manage_key").write_bytes(plain.private_openssh)
     assert public_line_of(keys.manage_key(tmp_path, config.runtime_key)) == public_line_of(plain.private_openssh)
+
+
+def test_decrypt_with_raw_string_and_trim_markers(tmp_path: Path) -> None:
+    runtime_key, _ = crypto.new_binary_encrypted_key(ENCRYPTION_KEY)
+    phrase = crypto.encrypt_value(runtime_key, PASSPHRASE)
+    template = f"""NameSpaces:
+  manage:
+    AppendParameters:
+    - Name: BOT_SSH_PHRASE
+      Value: "{{{{- decrypt `{phrase}` -}}}}"
+"""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "robot.yaml").write_text(template)
+    assert keys.read_manage_key_config(tmp_path, runtime_key).passphrase == PASSPHRASE
+
+
+def test_plain_text_phrase_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "robot.yaml").write_text(
+        "NameSpaces:\n  manage:\n    Parameters:\n    - {Name: BOT_SSH_PHRASE, Value: plain phrase}\n"
+    )
+    assert keys.read_manage_key_config(tmp_path, bytes(32)).passphrase == "plain phrase"
+
+
+def test_keyname_from_another_template_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "robot.yaml").write_text(
+        'NameSpaces:\n  manage:\n    Parameters:\n    - Name: KEYNAME\n      Value: {{ env "KEY" }}\n'
+    )
+    with pytest.raises(RobotError, match="uses a template the runtime cannot evaluate"):
+        keys.read_manage_key_config(tmp_path, bytes(32))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hosts=st.lists(
+        st.one_of(
+            st.from_regex(r"\A[a-z][a-z0-9.-]{0,20}\Z"),
+            st.builds(lambda h, p: f"[{h}]:{p}", st.from_regex(r"\A[a-z0-9.:]{1,15}\Z"), st.integers(1, 65535)),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_host_keys_round_trip_property(hosts: list[str]) -> None:
+    key_b64 = "AAAAC3NzaC1lZDI1NTE5AAAAIHkz0m8Pj3qQ0b1S1gq3c4dO3mZ3kq5qQ8r1v8zqkq5q"
+    text = "\n".join(f"{host} ssh-ed25519 {key_b64}" for host in hosts)
+    assert keys.decode_host_keys(encode_env_key(text)) == text + "\n"
