@@ -1,0 +1,273 @@
+"""Every kopf decorator of the operator, thin: each handler finds the Robot concerned and calls the reconciler.
+
+Handlers are SYNC functions (kopf runs them in its thread executor), because the reconciler uses the synchronous
+`kubernetes` client; nothing here is `async def`. Which events lead to a reconcile:
+- a Robot is created, resumed (operator restart) or its spec/labels/annotations change;
+- one of its children (labelled managed-by robot-operator) changes or is deleted: drift is put back, and a change
+  of Deployment status updates the Robot's phase;
+- its `.env` Secret changes (kopf index of Robots by (namespace, envFrom.secretName));
+- another Robot with the same repository is deleted (kopf index of Robots by repository key): the newer may run;
+- a periodic resync (a plain thread, `resync_forever`) as a safety net. kopf timers and daemons are NOT used: they
+  force a finalizer on Robots, and the design forbids a blocking finalizer (children go by owner references).
+Backup Jobs that finish have their result copied into the Robot's status (robot_operator.backups).
+
+kopf keeps its progress and diff-base in annotations under names.KOPF_ANNOTATION_PREFIX; the diff-base is the
+Robot's spec, which by design holds no secret (the CRD refuses GOPHER_ENCRYPTION_KEY etc. in spec.env).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import kopf
+
+from robot_operator import backups, envcheck, kube, metrics, names
+from robot_operator.conflict import RepoClaim
+from robot_operator.reconcile import Outcome, Reconciler
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+ROBOTS: Final = (names.GROUP, names.VERSION, names.PLURAL)
+MANAGED: Final = {names.LABEL_MANAGED_BY: names.MANAGER}
+RETRY_DELAY_SECONDS: Final = 10
+
+
+@dataclass
+class Runtime:
+    """What the handlers share, set up once at startup (cli.run fills `resync_seconds`)."""
+
+    client: kube.Kube | None = None
+    resync_seconds: float = 300.0
+    stop: threading.Event | None = None
+
+
+RUNTIME: Final = Runtime()
+
+
+def client() -> kube.Kube:
+    if RUNTIME.client is None:
+        RUNTIME.client = kube.Kube(kube.load_api_client())
+    return RUNTIME.client
+
+
+def post_event(robot: Mapping[str, Any], event_type: str, reason: str, message: str) -> None:
+    """Post a core/v1 Event on a Robot through the API (works from any thread, unlike kopf's posting queue)."""
+    metadata = robot.get("metadata") or {}
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{metadata.get('name', 'robot')}.", "namespace": metadata.get("namespace")},
+        "involvedObject": {
+            "apiVersion": names.API_VERSION,
+            "kind": names.KIND,
+            "name": metadata.get("name"),
+            "namespace": metadata.get("namespace"),
+            "uid": metadata.get("uid"),
+        },
+        "type": event_type,
+        "reason": reason,
+        "message": message[:1024],
+        "source": {"component": names.MANAGER},
+        "reportingComponent": names.MANAGER,
+        "reportingInstance": names.MANAGER,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+    try:
+        client().create(event)
+    except kube.KubeError as error:
+        log.warning("could not post event %s on %s: %s", reason, metadata.get("name"), error)
+
+
+def peer_lookup(index: Mapping[str, Iterable[RepoClaim]]) -> Any:
+    def peers(repository_key: str) -> list[RepoClaim]:
+        return list(index.get(repository_key, []))
+
+    return peers
+
+
+def reconciler(robots_by_repository: Mapping[str, Iterable[RepoClaim]]) -> Reconciler:
+    return Reconciler(client(), post_event, peer_lookup(robots_by_repository))
+
+
+def run_reconcile(body: Mapping[str, Any], robots_by_repository: kopf.Index[str, RepoClaim]) -> Outcome:
+    """Reconcile, turning API failures into kopf retries (TemporaryError: they may heal)."""
+    try:
+        return reconciler(robots_by_repository).reconcile(body)
+    except kube.KubeError as error:
+        raise kopf.TemporaryError(f"API request failed: {error}", delay=RETRY_DELAY_SECONDS) from None
+
+
+def reconcile_by_name(namespace: str, name: str, robots_by_repository: kopf.Index[str, RepoClaim]) -> None:
+    """Re-read a Robot and reconcile it; a Robot that is gone or going is left alone."""
+    try:
+        body = client().get(kube.ROBOT, namespace, name)
+    except kube.KubeError as error:
+        raise kopf.TemporaryError(f"cannot read Robot {namespace}/{name}: {error}", delay=RETRY_DELAY_SECONDS) from None
+    if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+        return
+    run_reconcile(body, robots_by_repository)
+
+
+def owner_robot(meta: Mapping[str, Any]) -> str | None:
+    """The name of the Robot that owns a child, from its controller owner reference."""
+    for reference in meta.get("ownerReferences") or []:
+        if reference.get("kind") == names.KIND and str(reference.get("apiVersion", "")).startswith(names.GROUP):
+            return str(reference.get("name"))
+    return None
+
+
+# --- startup ---------------------------------------------------------------------------------------------------------
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = names.FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.KOPF_ANNOTATION_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=names.KOPF_ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 270
+    settings.watching.client_timeout = 300
+    settings.peering.standalone = True
+    client()
+    if RUNTIME.resync_seconds > 0:
+        RUNTIME.stop = threading.Event()
+        threading.Thread(target=resync_forever, name="robot-resync", daemon=True).start()
+
+
+@kopf.on.cleanup()
+def stop_resync(**_: Any) -> None:
+    if RUNTIME.stop is not None:
+        RUNTIME.stop.set()
+
+
+def resync_once() -> int:
+    """Reconcile every Robot once (used by the resync thread); returns how many were reconciled."""
+    robots = client().list(kube.ROBOT)
+    by_repository: dict[str, list[RepoClaim]] = {}
+    for body in robots:
+        for key, value in repository_entry(body).items():
+            by_repository.setdefault(key, []).append(value)
+    done = 0
+    for body in robots:
+        if (body.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        try:
+            reconciler(by_repository).reconcile(body)
+            done += 1
+        except kube.KubeError as error:
+            log.warning("resync of %s failed: %s", body["metadata"].get("name"), error)
+    metrics.set_phase_counts(str((body.get("status") or {}).get("phase") or names.PHASE_PENDING) for body in robots)
+    return done
+
+
+def resync_forever() -> None:
+    stop = RUNTIME.stop
+    while stop is not None and not stop.wait(RUNTIME.resync_seconds):
+        try:
+            resync_once()
+        except Exception:
+            log.exception("resync failed; the next one runs in %ss", RUNTIME.resync_seconds)
+
+
+# --- indexes -------------------------------------------------------------------------------------------------------
+@kopf.index(*ROBOTS)
+def robots_by_env_secret(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], str]:
+    """(namespace, .env Secret name) -> Robot names: a change of that Secret re-reconciles them."""
+    secret_name = (spec.get("envFrom") or {}).get("secretName")
+    return {(str(namespace), str(secret_name)): name} if secret_name else {}
+
+
+def repository_entry(body: Mapping[str, Any]) -> dict[str, RepoClaim]:
+    """The Robot's claim on the repository its status names (none while it has no valid .env)."""
+    metadata = body.get("metadata") or {}
+    repository = (body.get("status") or {}).get("repository")
+    if not repository or (body.get("status") or {}).get("phase") == names.PHASE_INVALID:
+        return {}
+    try:
+        key = envcheck.repository_key(str(repository))
+    except ValueError:
+        return {}
+    claim = RepoClaim(
+        str(metadata.get("namespace")), str(metadata.get("name")), str(metadata.get("creationTimestamp")), key
+    )
+    return {key: claim}
+
+
+@kopf.index(*ROBOTS)
+def robots_by_repository(body: kopf.Body, **_: Any) -> Obj:
+    """Repository key -> the claims (namespace, name, creationTimestamp) of the Robots using it (status.repository)."""
+    return dict(repository_entry(body))
+
+
+# --- the Robot itself -------------------------------------------------------------------------------------------------
+def repository_index(kwargs: Mapping[str, Any]) -> kopf.Index[str, RepoClaim]:
+    """The robots_by_repository index kopf passes as a keyword (indexes arrive by their function's name)."""
+    index: kopf.Index[str, RepoClaim] = kwargs["robots_by_repository"]
+    return index
+
+
+@kopf.on.resume(*ROBOTS)
+@kopf.on.create(*ROBOTS)
+@kopf.on.update(*ROBOTS)
+def reconcile_robot(body: kopf.Body, **kwargs: Any) -> None:
+    run_reconcile(body, repository_index(kwargs))
+
+
+@kopf.on.delete(*ROBOTS, optional=True)
+def release_repository(body: kopf.Body, namespace: str | None, name: str, **kwargs: Any) -> None:
+    """A deleted Robot frees its repository: the Robots in Conflict with it are reconciled (the oldest then runs)."""
+    index = repository_index(kwargs)
+    for key in repository_entry(body):
+        for claim in list(index.get(key, [])):
+            if claim.key != (namespace, name):
+                reconcile_by_name(claim.namespace, claim.name, index)
+
+
+# --- children: drift and deletion are put back ------------------------------------------------------------------------
+def on_child_event(
+    event_type: str, meta: Mapping[str, Any], namespace: str, robots_by_repository: kopf.Index[str, RepoClaim]
+) -> None:
+    robot = owner_robot(meta) or (meta.get("labels") or {}).get(names.LABEL_INSTANCE)
+    if robot and event_type in ("ADDED", "MODIFIED", "DELETED"):
+        reconcile_by_name(namespace, str(robot), robots_by_repository)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=MANAGED)
+@kopf.on.event("", "v1", "services", labels=MANAGED)
+@kopf.on.event("", "v1", "serviceaccounts", labels=MANAGED)
+@kopf.on.event("rbac.authorization.k8s.io", "v1", "roles", labels=MANAGED)
+@kopf.on.event("rbac.authorization.k8s.io", "v1", "rolebindings", labels=MANAGED)
+@kopf.on.event("batch", "v1", "cronjobs", labels=MANAGED)
+def child_changed(event: kopf.RawEvent, meta: kopf.Meta, namespace: str | None, **kwargs: Any) -> None:
+    on_child_event(str(event.get("type")), meta, str(namespace), repository_index(kwargs))
+
+
+@kopf.on.event("", "v1", "secrets")
+def secret_changed(event: kopf.RawEvent, meta: kopf.Meta, namespace: str | None, name: str, **kwargs: Any) -> None:
+    """Our env Secret drifted, or a Robot's `.env` Secret changed: reconcile the Robot(s) concerned."""
+    index = repository_index(kwargs)
+    if (meta.get("labels") or {}).get(names.LABEL_MANAGED_BY) == names.MANAGER:
+        on_child_event(str(event.get("type")), meta, str(namespace), index)
+    by_secret: kopf.Index[tuple[str, str], str] = kwargs["robots_by_env_secret"]
+    for robot in list(by_secret.get((str(namespace), name), [])):
+        reconcile_by_name(str(namespace), robot, index)
+
+
+# --- backups ---------------------------------------------------------------------------------------------------------
+@kopf.on.event("batch", "v1", "jobs", labels={names.LABEL_COMPONENT: names.COMPONENT_BACKUP})
+def backup_job_changed(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+    if event.get("type") == "DELETED":
+        return
+    try:
+        backups.record_backup(client(), post_event, dict(body))
+    except kube.KubeError as error:
+        raise kopf.TemporaryError(f"cannot record backup result: {error}", delay=RETRY_DELAY_SECONDS) from None
