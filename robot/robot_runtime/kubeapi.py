@@ -160,7 +160,14 @@ class KubeClient:
 
     def __init__(self, config: KubeConfig) -> None:
         self.config = config
-        self._context = _ssl_context(config) if config.server.startswith("https://") else None
+        try:
+            self._context = _ssl_context(config) if config.server.startswith("https://") else None
+        except (OSError, ssl.SSLError) as error:
+            files = ", ".join(str(f) for f in (config.ca_file, config.client_cert_file, config.client_key_file) if f)
+            raise RobotError(
+                f"cannot load the Kubernetes CA or client certificate ({files or 'inline data'}): "
+                f"{getattr(error, 'strerror', None) or type(error).__name__}"
+            ) from None
 
     def get(self, path: str, timeout: float) -> JsonObject:
         return self.request("GET", path, None, timeout)

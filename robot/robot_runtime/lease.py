@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from robot_runtime.errors import RobotError
 from robot_runtime.kubeapi import JsonObject, KubeApiError
 
 LOG = logging.getLogger("robot_runtime.lease")
@@ -171,10 +172,15 @@ class LeaseKeeper:
         return lease_path(self.namespace, self.name)
 
     def try_acquire(self) -> str | None:
-        """One attempt; None when acquired, else who or what is in the way (one line)."""
+        """One attempt; None when acquired, else who or what is in the way (one line).
+
+        Raises RobotError when RBAC refuses (401/403): waiting would never help, the Role must be fixed.
+        """
         try:
             current = self.api.get(self.path, self.request_timeout)
         except KubeApiError as error:
+            if error.status in (401, 403):
+                raise RobotError(f"not allowed to read Lease {self.namespace}/{self.name}: {error}") from None
             if error.status != 404:
                 return str(error)
             return self._create()
@@ -253,6 +259,8 @@ class LeaseKeeper:
             body = new_lease_body(self.name, self.namespace, self.identity, self.duration, _now())
             self._current = self.api.create(lease_path(self.namespace), body, self.request_timeout)
         except KubeApiError as error:
+            if error.status in (401, 403):
+                raise RobotError(f"not allowed to create Lease {self.namespace}/{self.name}: {error}") from None
             return "lost the race to create it" if error.status == 409 else str(error)
         self._last_renewed = started
         return None
@@ -262,6 +270,8 @@ class LeaseKeeper:
         try:
             self._current = self.api.replace(self.path, body, self.request_timeout)
         except KubeApiError as error:
+            if error.status in (401, 403):
+                raise RobotError(f"not allowed to update Lease {self.namespace}/{self.name}: {error}") from None
             return "lost the race to take it over" if error.status == 409 else str(error)
         self._last_renewed = started
         return None

@@ -18,7 +18,7 @@ from typing import Any
 
 from robot_runtime.control import BackupCoordinator, ControlServer
 from robot_runtime.errors import RobotError
-from robot_runtime.kubeapi import KubeApiError, KubeClient, in_cluster_namespace, load_config
+from robot_runtime.kubeapi import KubeClient, in_cluster_namespace, load_config
 from robot_runtime.lease import LeaseKeeper, new_identity
 from robot_runtime.metrics import RuntimeMetrics
 from robot_runtime.results import BackupResult
@@ -217,11 +217,20 @@ class Supervisor:
             server.stop()
 
     def _run_robot(self) -> int:
-        if self.keeper is not None and not self._hold_lease(self.keeper):
-            LOG.info("stopped before the Lease was acquired; the robot never started")
-            return 0
+        if self.keeper is not None:
+            try:
+                held = self._hold_lease(self.keeper)
+            except RobotError as error:
+                LOG.error("%s", error)
+                return 1
+            if not held:
+                LOG.info("stopped before the Lease was acquired; the robot never started")
+                return 0
         if not self._bootstrapped():
             return 1
+        if self._fenced.is_set():
+            LOG.error("fenced during bootstrap (%s); the robot never started", self._fence_reason)
+            return EXIT_FENCED
         if self._stop.is_set():
             LOG.info("stopped during bootstrap; the robot never started")
             return 0
@@ -231,12 +240,7 @@ class Supervisor:
         return self._supervise(child)
 
     def _hold_lease(self, keeper: LeaseKeeper) -> bool:
-        try:
-            acquired = keeper.acquire(self._stop)
-        except KubeApiError as error:  # pragma: no cover - acquire retries API errors itself
-            LOG.error("Lease: %s", error)
-            return False
-        if not acquired:
+        if not keeper.acquire(self._stop):
             return False
         self.metrics.lease_held.set(1)
         thread = threading.Thread(
