@@ -4,7 +4,8 @@ Follows github.com/joho/godotenv (v1.5 parser.go), which Gopherbot uses:
 
 - blank lines and lines starting with ``#`` are skipped; an optional ``export `` prefix is dropped;
 - ``KEY=VALUE`` or the yaml-ish ``KEY: VALUE``; spaces around the key and the value are trimmed; a later
-  assignment of the same key wins; names hold letters, digits, ``_`` and ``.``;
+  assignment of the same key wins; names hold ASCII letters and digits, ``_`` and ``.`` (godotenv also
+  allows non-ASCII letters, which a Kubernetes Secret key cannot hold);
 - unquoted values end at the line end; the LAST `` #`` (space then hash) starts an inline comment (a ``#`` that
   is the value's first character is kept, as in godotenv);
 - ``'single quoted'`` values are literal and may span lines;

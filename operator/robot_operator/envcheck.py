@@ -63,11 +63,12 @@ def resolve_env(robot: Robot, secret_data: Mapping[str, bytes]) -> ResolvedEnv:
     _check_required(variables, where)
     _check_values(variables, where)
     repository = variables[names.GOPHER_CUSTOM_REPOSITORY]
+    key = _repository_key_or_invalid(repository, where)
     return ResolvedEnv(
         variables=variables,
         checksum=checksum(variables),
         repository=redact_repository(repository),
-        repository_key=_repository_key_or_invalid(repository, where),
+        repository_key=key,
     )
 
 
@@ -89,7 +90,10 @@ def redact_repository(url: str) -> str:
     """
     if "://" not in url:
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(not a valid URL)"
     if parts.password is None and (parts.username is None or parts.scheme not in ("http", "https")):
         return url
     host = parts.netloc.rpartition("@")[2]
@@ -109,7 +113,7 @@ def repository_key(url: str) -> str:
     """
     url = url.strip()
     if "://" in url:
-        host, path = _split_url(url)
+        host, path = _split_url(url)  # urlsplit's own ValueError (e.g. a bad IPv6 literal) passes through
     elif url.startswith("/"):
         host, path = "file:", url
     else:
@@ -136,6 +140,8 @@ def _split_url(url: str) -> tuple[str, str]:
     except ValueError as error:
         raise ValueError("bad port") from error
     host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
     default_ports = {"ssh": 22, "git+ssh": 22, "ssh+git": 22, "http": 80, "https": 443, "git": 9418}
     if port is not None and port != default_ports[parts.scheme]:
         host = f"{host}:{port}"

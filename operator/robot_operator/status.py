@@ -72,7 +72,7 @@ def facts_from(
         env_error=(invalid.reason, invalid.message) if invalid is not None else None,
         conflict_with=conflict_with,
         suspended=robot.suspend,
-        backup_suspended=robot.backup_suspended,
+        backup_suspended=_live_suspend(cronjob) if cronjob is not None else robot.backup_suspended,
         backup_schedule=robot.backup.schedule,
         deployment_present=deployment is not None,
         desired_replicas=1 if may_run else 0,
@@ -210,7 +210,12 @@ def _backup_scheduled(facts: Facts) -> ConditionSpec:
     if not facts.cronjob_present:
         return (kind, FALSE, "NotFound", "the backup CronJob does not exist")
     if facts.backup_suspended:
-        return (kind, FALSE, "Suspended", "backups are suspended (spec.suspend or spec.backup.suspend)")
+        return (
+            kind,
+            FALSE,
+            "Suspended",
+            "the backup CronJob is suspended (spec.suspend, spec.backup.suspend, or the robot may not run)",
+        )
     return (kind, TRUE, "Scheduled", f"backups run on schedule {facts.backup_schedule}")
 
 
@@ -242,6 +247,11 @@ def _backup_ok(last_backup: Mapping[str, Any] | None, previous: Mapping[str, Any
     if previous is not None and previous.get("status") in (TRUE, FALSE):
         return previous.get("status") == TRUE
     return None
+
+
+def _live_suspend(cronjob: Mapping[str, Any]) -> bool:
+    spec = cronjob.get("spec")
+    return isinstance(spec, Mapping) and spec.get("suspend") is True
 
 
 def _int_at(obj: Mapping[str, Any] | None, *path: str) -> int:

@@ -8,9 +8,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from robot_operator.envcheck import (
     EnvInvalid,
+    ResolvedEnv,
     checksum,
     redact_repository,
     repository_key,
@@ -288,3 +291,52 @@ def test_repository_key_keeps_what_distinguishes(url: str, key: str) -> None:
 def test_repository_key_refuses_non_urls(url: str) -> None:
     with pytest.raises(ValueError, match=r"git URL|scheme|port"):
         repository_key(url)
+
+
+def test_ipv6_hosts_keep_their_brackets() -> None:
+    assert repository_key("ssh://git@[::1]:2222/srv/floyd.git") == "[::1]:2222/srv/floyd"
+    assert repository_key("ssh://git@[::1]/srv/floyd.git") == "[::1]/srv/floyd"
+
+
+def test_a_broken_url_is_invalid_not_a_crash() -> None:
+    error = _invalid(_robot(), _dotenv(GOPHER_CUSTOM_REPOSITORY=f"https://[{MARKER}"))
+    assert error.reason == "InvalidRepository"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_repository_key_raises_only_value_error(url: str) -> None:
+    try:
+        key = repository_key(url)
+    except ValueError:
+        return
+    assert key
+    assert key == repository_key(url)
+
+
+_LINE = st.one_of(
+    st.sampled_from(["A=1", "# c", "", "export B='x'", "BROKEN", 'Q="open', "GOPHER_PROTOCOL=slack"]),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=12).map(lambda v: f"X_{len(v)}={MARKER}{v}"),
+    st.sampled_from(list(_dotenv()[".env"].decode().splitlines())),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=12).map(lambda v: f"GOPHER_ENCRYPTION_KEY={MARKER}{v}"),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=12).map(lambda v: f"GOPHER_CUSTOM_REPOSITORY={MARKER}{v}"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINE, max_size=10).map("\n".join))
+def test_any_dotenv_resolves_or_gives_a_value_free_error(text: str) -> None:
+    outcome = _resolve_or_error(text)
+    if isinstance(outcome, EnvInvalid):
+        assert MARKER not in outcome.message
+        assert outcome.reason
+    else:
+        assert outcome.variables["GOPHER_PROTOCOL"] == "slack"
+
+
+def _resolve_or_error(text: str) -> ResolvedEnv | EnvInvalid:
+    """The resolved env, or the EnvInvalid it raised (any other exception fails the test)."""
+    try:
+        return resolve_env(_robot(), {".env": text.encode()})
+    except EnvInvalid as error:
+        return error

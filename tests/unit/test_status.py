@@ -230,7 +230,7 @@ def test_facts_from_live_objects() -> None:
     assert facts.available
     assert facts.repository == "https://h/r"
     assert facts.env_checksum == "sum"
-    stale = facts_from(_robot(suspend=True), resolved=resolved, deployment=deployment, cronjob={"spec": {}})
+    stale = facts_from(_robot(suspend=True), resolved=resolved, deployment=deployment, cronjob=None)
     assert not stale.available
     assert stale.backup_suspended
 
@@ -248,3 +248,12 @@ def test_robot_status_for_conflict() -> None:
     status = robot_status(_robot(), previous={}, now=T0, resolved=resolved, conflict_with="a/floyd")
     assert status["phase"] == "Conflict"
     assert "a/floyd" in _conditions(status)["Conflict"]["message"]
+
+
+def test_backup_scheduled_follows_the_live_cronjob() -> None:
+    resolved = ResolvedEnv(variables={}, checksum="sum", repository="r", repository_key="k")
+    live = {"spec": {"suspend": True}}
+    status = robot_status(_robot(), previous={}, now=T0, resolved=resolved, conflict_with="a/floyd", cronjob=live)
+    assert _conditions(status)["BackupScheduled"]["reason"] == "Suspended"
+    running = robot_status(_robot(), previous={}, now=T0, resolved=resolved, cronjob={"spec": {"suspend": False}})
+    assert _conditions(running)["BackupScheduled"]["status"] == "True"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from robot_operator import names
@@ -98,7 +99,7 @@ def scheduling(robot: Robot, *, with_affinity: bool = True) -> Obj:
     if robot.node_selector:
         fields["nodeSelector"] = dict(robot.node_selector)
     if robot.tolerations:
-        fields["tolerations"] = [dict(toleration) for toleration in robot.tolerations]
+        fields["tolerations"] = copy.deepcopy(robot.tolerations)
     if with_affinity and robot.affinity:
-        fields["affinity"] = dict(robot.affinity)
+        fields["affinity"] = copy.deepcopy(robot.affinity)
     return fields

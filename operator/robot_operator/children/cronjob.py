@@ -31,8 +31,12 @@ TIME_ZONE: Final = "Etc/UTC"
 BACKUP_RESOURCES: Final = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 
 
-def build_backup_cronjob(robot: Robot) -> Obj:
-    """The CronJob; suspended when the Robot or its backups are (`spec.suspend` or `spec.backup.suspend`)."""
+def build_backup_cronjob(robot: Robot, *, suspend: bool = False) -> Obj:
+    """The CronJob; suspended when the Robot or its backups are (`spec.suspend`, `spec.backup.suspend`) or `suspend`.
+
+    Pass `suspend=True` when the robot may not run (in conflict or invalid): there is no pod to back up, and a Job
+    failing every hour would only add noise.
+    """
     backup = robot.backup
     return {
         "apiVersion": "batch/v1",
@@ -41,7 +45,7 @@ def build_backup_cronjob(robot: Robot) -> Obj:
         "spec": {
             "schedule": backup.schedule,
             "timeZone": TIME_ZONE,
-            "suspend": robot.backup_suspended,
+            "suspend": robot.backup_suspended or suspend,
             "concurrencyPolicy": "Forbid",
             "startingDeadlineSeconds": STARTING_DEADLINE_SECONDS,
             "successfulJobsHistoryLimit": backup.history_limit,

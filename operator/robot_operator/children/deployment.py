@@ -8,6 +8,7 @@ emptyDir robot home under a read-only root filesystem; a startup probe that allo
 
 from __future__ import annotations
 
+import copy
 from typing import Final
 
 from robot_operator import names
@@ -87,7 +88,7 @@ def _robot_container(robot: Robot) -> Obj:
         "volumeMounts": [{"name": "home", "mountPath": names.ROBOT_HOME}, tmp_mount()],
     }
     if robot.resources:
-        container["resources"] = dict(robot.resources)
+        container["resources"] = copy.deepcopy(robot.resources)
     return container
 
 

@@ -115,3 +115,8 @@ def test_long_robot_names_give_cronjob_names_within_52_characters() -> None:
     assert name_a.endswith("-backup")
     assert name_a == names.cronjob_name(long_a)
     assert build_backup_cronjob(robot("b" * 45))["metadata"]["name"] == "b" * 45 + "-backup"
+
+
+def test_caller_can_suspend_backups_of_a_robot_that_may_not_run() -> None:
+    assert build_backup_cronjob(robot(), suspend=True)["spec"]["suspend"] is True
+    assert build_backup_cronjob(robot(), suspend=False)["spec"]["suspend"] is False
