@@ -42,8 +42,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "run",
         help="bootstrap, then run the robot as a supervised child with a control endpoint",
-        description="Bootstrap the robot, hold its Lease (when configured), run COMMAND as a child in the robot home "
-        "and serve /healthz, /readyz, /backup and /metrics. Flags mirror environment variables.",
+        description="Hold the robot's Lease (when configured), bootstrap, run COMMAND as a child in the robot home "
+        "and serve /healthz, /readyz, POST /backup (Bearer ROBOT_CONTROL_TOKEN) and /metrics. On SIGTERM/SIGINT: "
+        "stop the child, push a final backup, release the Lease. Flags mirror environment variables.",
+        epilog="Exit status: the child's (128+N when killed by signal N); 1 for a configuration or bootstrap error, or "
+        "when the child exited 0 on its own or the final backup failed; 3 when fenced (the Lease was lost: the child "
+        "is stopped and NO final backup is pushed, since another copy may own the state).",
     )
     parser.add_argument(
         "--control-addr",
@@ -52,8 +56,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--stop-timeout",
-        type=float,
-        default=float(env.get("ROBOT_STOP_TIMEOUT", DEFAULT_STOP_TIMEOUT)),
+        type=_seconds("ROBOT_STOP_TIMEOUT (--stop-timeout)"),
+        default=env.get("ROBOT_STOP_TIMEOUT", str(DEFAULT_STOP_TIMEOUT)),
         help="seconds to wait for the child after SIGTERM before SIGKILL (env ROBOT_STOP_TIMEOUT)",
     )
     parser.add_argument(
@@ -68,8 +72,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--lease-duration",
-        type=float,
-        default=float(env.get("ROBOT_LEASE_DURATION", DEFAULT_LEASE_DURATION)),
+        type=_seconds("ROBOT_LEASE_DURATION (--lease-duration)"),
+        default=env.get("ROBOT_LEASE_DURATION", str(DEFAULT_LEASE_DURATION)),
         help="Lease duration in seconds; renewed every third of it (env ROBOT_LEASE_DURATION)",
     )
     parser.add_argument(
@@ -78,8 +82,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default=env.get("ROBOT_SKIP_BOOTSTRAP", "").lower() in ("1", "true", "yes"),
         help="do not clone/restore first: the robot home is already in place (env ROBOT_SKIP_BOOTSTRAP)",
     )
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... (default %(default)s)")
+    parser.add_argument(
+        "command", nargs=argparse.REMAINDER, help=f"-- COMMAND ARGS... to supervise (default {DEFAULT_COMMAND})"
+    )
     parser.set_defaults(func=run)
+
+
+def _seconds(name: str) -> Callable[[str], float]:
+    """An argparse type for a number of seconds whose error names the variable and the flag."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number of seconds") from None
+        if not 0 <= value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{name} must be 0 or more seconds")
+        return value
+
+    return parse
 
 
 def run(args: argparse.Namespace) -> int:
