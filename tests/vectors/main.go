@@ -3,13 +3,21 @@
 // fixed so the output never changes; tests/unit/test_crypto.py holds it as constants.
 //
 // Run: cd tests/vectors && go run .
+//
+// With -open, it instead reads lines "KEYHEX BASE64" from standard input, opens each BASE64 (nonce || ciphertext ||
+// tag) with that key as Gopherbot's decrypt does, and prints the plaintext in Go's %q form: a check that Python's
+// output is readable by Go.
 package main
 
 import (
+	"bufio"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
+	"encoding/hex"
+	"flag"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/emersion/go-textwrapper"
@@ -61,7 +69,53 @@ func base64File(payload []byte) string {
 	return out.String()
 }
 
+// open is Gopherbot's decrypt: the first NonceSize bytes are the nonce, the rest ciphertext and tag.
+func open(key, blob []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if len(blob) < gcm.NonceSize() {
+		return nil, fmt.Errorf("ciphertext too short")
+	}
+	return gcm.Open(nil, blob[:gcm.NonceSize()], blob[gcm.NonceSize():], nil)
+}
+
+func openLines() {
+	scanner := bufio.NewScanner(os.Stdin)
+	for scanner.Scan() {
+		fields := strings.Fields(scanner.Text())
+		if len(fields) != 2 {
+			continue
+		}
+		key, err := hex.DecodeString(fields[0])
+		if err != nil {
+			panic(err)
+		}
+		blob, err := base64.StdEncoding.DecodeString(fields[1])
+		if err != nil {
+			panic(err)
+		}
+		plaintext, err := open(key, blob)
+		if err != nil {
+			fmt.Printf("ERROR %v\n", err)
+			continue
+		}
+		fmt.Printf("%q\n", plaintext)
+	}
+}
+
 func main() {
+	openMode := flag.Bool("open", false, "open KEYHEX BASE64 lines from standard input")
+	flag.Parse()
+	if *openMode {
+		openLines()
+		return
+	}
 	runtimeKey := fixedBytes(0x11, 32)
 	binaryKey := seal([]byte(startupKey)[0:32], fixedBytes(0xa0, 12), runtimeKey)
 	inline := seal(runtimeKey, fixedBytes(0xb0, 12), []byte(inlineSecret))
