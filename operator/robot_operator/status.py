@@ -102,6 +102,11 @@ def robot_status(
     return build_status(facts, previous, robot.generation, now)
 
 
+def invalid_spec_status(message: str, previous: Mapping[str, Any], generation: int, now: str) -> Mapping[str, Any]:
+    """Status for a Robot whose spec cannot be parsed (`model.ModelError`): phase Invalid, reason InvalidSpec."""
+    return build_status(Facts(env_error=("InvalidSpec", message)), previous, generation, now)
+
+
 def build_status(facts: Facts, previous_status: Mapping[str, Any], generation: int, now: str) -> Mapping[str, Any]:
     """The whole status for `facts`; returns `previous_status` itself when the result equals it."""
     previous_conditions = {str(c.get("type")): c for c in previous_status.get("conditions") or [] if c.get("type")}

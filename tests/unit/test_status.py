@@ -11,7 +11,15 @@ import pytest
 from robot_operator import names
 from robot_operator.envcheck import EnvInvalid, ResolvedEnv
 from robot_operator.model import Robot
-from robot_operator.status import Facts, build_status, compute_phase, condition, facts_from, robot_status
+from robot_operator.status import (
+    Facts,
+    build_status,
+    compute_phase,
+    condition,
+    facts_from,
+    invalid_spec_status,
+    robot_status,
+)
 
 T0 = "2026-12-03T10:00:00Z"
 T1 = "2026-12-03T10:05:00Z"
@@ -257,3 +265,11 @@ def test_backup_scheduled_follows_the_live_cronjob() -> None:
     assert _conditions(status)["BackupScheduled"]["reason"] == "Suspended"
     running = robot_status(_robot(), previous={}, now=T0, resolved=resolved, cronjob={"spec": {"suspend": False}})
     assert _conditions(running)["BackupScheduled"]["status"] == "True"
+
+
+def test_invalid_spec_status() -> None:
+    status = invalid_spec_status("spec.backup.schedule: must be a cron schedule of 5 fields", {}, 3, T0)
+    assert status["phase"] == "Invalid"
+    env_valid = _conditions(status)["EnvValid"]
+    assert (env_valid["status"], env_valid["reason"]) == ("False", "InvalidSpec")
+    assert env_valid["message"].startswith("spec.backup.schedule")

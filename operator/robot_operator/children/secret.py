@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from collections.abc import Mapping
 
 from robot_operator import names
@@ -34,3 +36,15 @@ def build_env_secret(robot: Robot, variables: Mapping[str, str], control_token: 
 
 def _b64(value: str) -> str:
     return base64.b64encode(value.encode("utf-8")).decode("ascii")
+
+
+def env_secret_checksum(env_secret: Mapping[str, object]) -> str:
+    """sha256 (hex) over the built env Secret's data, ROBOT_CONTROL_TOKEN included.
+
+    Give this to `build_deployment` as its `env_checksum`: the pod reads the Secret only when it starts, so a new
+    token (e.g. after the env Secret was deleted and re-created) must roll the pod as a changed variable does.
+    `ResolvedEnv.checksum` (no token) is the one to show in `status.envChecksum`.
+    """
+    data = env_secret.get("data")
+    items = sorted(data.items()) if isinstance(data, Mapping) else []
+    return hashlib.sha256(json.dumps(items, separators=(",", ":")).encode()).hexdigest()

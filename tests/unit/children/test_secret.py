@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from robot_operator.children.secret import build_env_secret
+from robot_operator.children.secret import build_env_secret, env_secret_checksum
 
 from .robots import child_labels, owner_refs, robot
 
@@ -37,3 +37,11 @@ def test_the_generated_token_wins_over_a_variable() -> None:
 
 def test_builder_is_pure() -> None:
     assert build_env_secret(robot(), {"A": "1"}, "t") == build_env_secret(robot(), {"A": "1"}, "t")
+
+
+def test_checksum_changes_with_the_token_and_the_variables() -> None:
+    base = env_secret_checksum(build_env_secret(robot(), {"A": "1"}, "t1"))
+    assert base == env_secret_checksum(build_env_secret(robot(), {"A": "1"}, "t1"))
+    assert base != env_secret_checksum(build_env_secret(robot(), {"A": "1"}, "t2"))
+    assert base != env_secret_checksum(build_env_secret(robot(), {"A": "2"}, "t1"))
+    assert len(base) == 64
