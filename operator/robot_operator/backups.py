@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from robot_operator import kube, metrics, names
-from robot_operator.reconcile import Recorder
+from robot_operator.reconcile import Recorder, robot_lock
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ def with_condition(conditions: list[Obj], condition: Obj) -> list[Obj]:
 
 
 def status_patch(robot: Mapping[str, Any], outcome: BackupOutcome) -> Obj:
+    """The Robot status patch for a finished backup, guarded by the Robot's resourceVersion."""
     robot_status = robot.get("status") or {}
     condition = {
         "type": names.CONDITION_LAST_BACKUP_SUCCEEDED,
@@ -140,7 +141,11 @@ def status_patch(robot: Mapping[str, Any], outcome: BackupOutcome) -> Obj:
     }
     if outcome.ok:
         patch["lastSuccessfulBackupTime"] = outcome.time
-    return {"status": patch}
+    result: Obj = {"status": patch}
+    resource_version = (robot.get("metadata") or {}).get("resourceVersion")
+    if resource_version:
+        result["metadata"] = {"resourceVersion": resource_version}
+    return result
 
 
 def robot_of_job(job: Mapping[str, Any]) -> str | None:
@@ -163,14 +168,17 @@ def record_backup(client: kube.Kube, recorder: Recorder, job: Mapping[str, Any])
     if finished_at(job) is None:
         return None
     robot_name = robot_of_job(job)
+    if not robot_name:
+        return None
     namespace = job["metadata"]["namespace"]
-    robot = client.get(kube.ROBOT, namespace, robot_name) if robot_name else None
-    if robot is None:
-        return None
-    outcome = outcome_of(job, job_pods(client, job))
-    if outcome is None or already_recorded(robot.get("status") or {}, outcome):
-        return None
-    client.patch(kube.ROBOT, namespace, robot_name or "", status_patch(robot, outcome), "status")
+    with robot_lock(namespace, robot_name):
+        robot = client.get(kube.ROBOT, namespace, robot_name)
+        if robot is None:
+            return None
+        outcome = outcome_of(job, job_pods(client, job))
+        if outcome is None or already_recorded(robot.get("status") or {}, outcome):
+            return None
+        client.patch(kube.ROBOT, namespace, robot_name, status_patch(robot, outcome), "status")
     metrics.WRITES.labels(kind=names.KIND, verb="patch-status").inc()
     metrics.BACKUPS.labels(result=outcome.result).inc()
     log.info("Robot %s/%s: backup Job %s: %s", namespace, robot_name, outcome.job, outcome.result)

@@ -91,6 +91,16 @@ def new_control_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def status_patch(body: Mapping[str, Any], new_status: Mapping[str, Any]) -> Obj:
+    """A status merge patch guarded by the Robot's resourceVersion: a stale body gets 409 instead of overwriting
+    newer status (e.g. a backup result recorded meanwhile)."""
+    patch: Obj = {"status": dict(new_status)}
+    resource_version = (body.get("metadata") or {}).get("resourceVersion")
+    if resource_version:
+        patch["metadata"] = {"resourceVersion": resource_version}
+    return patch
+
+
 _locks_guard = threading.Lock()
 _locks: dict[tuple[str, str], threading.Lock] = {}
 
@@ -116,7 +126,7 @@ class Reconciler:
         writes_before = self.kube.writes
         with robot_lock(str(metadata.get("namespace", "")), str(metadata.get("name", ""))):
             try:
-                outcome = self.reconcile_locked(body)
+                outcome = self.reconcile_with_fresh_retry(body)
             except Exception:
                 metrics.RECONCILE_ERRORS.inc()
                 metrics.RECONCILES.labels(result="error").inc()
@@ -126,6 +136,17 @@ class Reconciler:
         outcome.writes = self.kube.writes - writes_before
         metrics.RECONCILES.labels(result=outcome.phase.lower()).inc()
         return outcome
+
+    def reconcile_with_fresh_retry(self, body: Mapping[str, Any]) -> Outcome:
+        """Reconcile; when the status write meets a newer Robot (409), re-read it and reconcile once more."""
+        try:
+            return self.reconcile_locked(body)
+        except kube.Conflict:
+            metadata = body.get("metadata") or {}
+            fresh = self.kube.get(kube.ROBOT, str(metadata.get("namespace")), str(metadata.get("name")))
+            if fresh is None:
+                return Outcome(phase=names.PHASE_PENDING)
+            return self.reconcile_locked(fresh)
 
     def reconcile_locked(self, body: Mapping[str, Any]) -> Outcome:
         try:
@@ -248,6 +269,6 @@ class Reconciler:
             return False
         metadata = body["metadata"]
         log.info("Robot %s/%s status changed at %s", metadata["namespace"], metadata["name"], ", ".join(changed))
-        self.kube.patch(kube.ROBOT, metadata["namespace"], metadata["name"], {"status": dict(new_status)}, "status")
+        self.kube.patch(kube.ROBOT, metadata["namespace"], metadata["name"], status_patch(body, new_status), "status")
         metrics.WRITES.labels(kind=names.KIND, verb="patch-status").inc()
         return True

@@ -281,3 +281,13 @@ def test_recorded_or_older_jobs_are_ignored() -> None:
     assert backups.already_recorded({"lastBackup": {"job": "j0", "time": "2026-01-03T00:00:00Z"}}, outcome)
     assert not backups.already_recorded({"lastBackup": {"job": "j0", "time": "2026-01-01T00:00:00Z"}}, outcome)
     assert not backups.already_recorded({}, outcome)
+
+
+def test_status_patches_are_guarded_by_the_resource_version() -> None:
+    body = {"metadata": {"name": "floyd", "namespace": "bots", "resourceVersion": "7"}}
+    assert reconcile.status_patch(body, {"phase": "Running"}) == {
+        "status": {"phase": "Running"},
+        "metadata": {"resourceVersion": "7"},
+    }
+    outcome = backups.BackupOutcome("j1", "t", "NoChanges", None, "")
+    assert backups.status_patch({**body, "status": {}}, outcome)["metadata"] == {"resourceVersion": "7"}
