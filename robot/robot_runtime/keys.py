@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,7 @@ def manage_key(custom_dir: Path, runtime_key: bytes) -> bytes:
 def read_manage_key_config(custom_dir: Path, runtime_key: bytes) -> ManageKeyConfig:
     """Find the manage namespace's KEYNAME and BOT_SSH_PHRASE in custom/conf/robot.yaml (a Go template)."""
     parameters = manage_parameters(_read_robot_yaml(custom_dir))
-    keyname = parameters.get(KEYNAME_PARAMETER, _PlainValue(DEFAULT_KEYNAME)).plain(KEYNAME_PARAMETER)
+    keyname = parameters.get(KEYNAME_PARAMETER, PlainValue(DEFAULT_KEYNAME)).plain(KEYNAME_PARAMETER)
     if not keyname or "/" in keyname or keyname in (".", ".."):
         raise RobotError(f"{_yaml_label()}: KEYNAME of the manage namespace must be a file name under custom/ssh/")
     phrase = parameters.get(PHRASE_PARAMETER)
@@ -133,7 +133,9 @@ class UnsupportedKeyError(Exception):
 
 
 @dataclass(frozen=True)
-class _PlainValue:
+class PlainValue:
+    """A parameter written as plain text in robot.yaml."""
+
     text: str
 
     def plain(self, name: str) -> str:
@@ -144,8 +146,10 @@ class _PlainValue:
 
 
 @dataclass(frozen=True)
-class _EncryptedValue:
-    b64: str
+class EncryptedValue:
+    """A parameter written as `{{ decrypt "<b64>" }}`: encrypted with the robot's runtime key."""
+
+    b64: str = field(repr=False)
 
     def plain(self, name: str) -> str:
         raise RobotError(f"{_yaml_label()}: {name} of the manage namespace must be plain text, not encrypted")
@@ -160,16 +164,16 @@ class _EncryptedValue:
             ) from None
 
 
-_Value = _PlainValue | _EncryptedValue
+ParameterValue = PlainValue | EncryptedValue
 
 
-def manage_parameters(template: str) -> dict[str, _Value]:
+def manage_parameters(template: str) -> dict[str, ParameterValue]:
     """The manage namespace's parameters (Parameters, then AppendParameters overriding) from robot.yaml's text."""
     namespaces, decrypted = _namespaces_section(template)
     manage = namespaces.get(MANAGE_NAMESPACE)
     if not isinstance(manage, dict):
         raise RobotError(f"{_yaml_label()}: NameSpaces has no '{MANAGE_NAMESPACE}' namespace")
-    merged: dict[str, _Value] = {}
+    merged: dict[str, ParameterValue] = {}
     for section in ("Parameters", "AppendParameters"):
         merged.update(_parameter_list(manage.get(section), section, decrypted))
     return merged
@@ -213,7 +217,8 @@ def _top_level_key(line: str) -> str | None:
 
 def _neutralize_template(block: str) -> tuple[str, list[str]]:
     """`{{ decrypt "X" }}` -> a numbered placeholder; action-only lines dropped; other actions -> a placeholder."""
-    kept = [line for line in block.splitlines() if _TEMPLATE_ACTION.sub("", line).strip() or not line.strip()]
+    # Blank (not remove) action-only lines, so that YAML error positions stay file line numbers.
+    kept = ["" if line.strip() and not _TEMPLATE_ACTION.sub("", line).strip() else line for line in block.splitlines()]
     text = "\n".join(kept)
     decrypted: list[str] = []
 
@@ -230,12 +235,12 @@ def _neutralize_template(block: str) -> tuple[str, list[str]]:
 _DECRYPT_PLACEHOLDER = re.compile(r"^GOPHERBOTDECRYPT(?P<index>\d+)X$")
 
 
-def _parameter_list(items: object, section: str, decrypted: list[str]) -> dict[str, _Value]:
+def _parameter_list(items: object, section: str, decrypted: list[str]) -> dict[str, ParameterValue]:
     if items is None:
         return {}
     if not isinstance(items, list):
         raise RobotError(f"{_yaml_label()}: {section} of the manage namespace must be a list of Name/Value entries")
-    found: dict[str, _Value] = {}
+    found: dict[str, ParameterValue] = {}
     for item in items:
         if not isinstance(item, dict) or "Name" not in item:
             raise RobotError(f"{_yaml_label()}: every {section} entry of the manage namespace needs Name and Value")
@@ -243,14 +248,14 @@ def _parameter_list(items: object, section: str, decrypted: list[str]) -> dict[s
     return found
 
 
-def _value(raw: object, decrypted: list[str]) -> _Value:
+def _value(raw: object, decrypted: list[str]) -> ParameterValue:
     text = "" if raw is None else str(raw).strip()
     placeholder = _DECRYPT_PLACEHOLDER.match(text)
     if placeholder:
-        return _EncryptedValue(decrypted[int(placeholder.group("index"))])
+        return EncryptedValue(decrypted[int(placeholder.group("index"))])
     if _OTHER_ACTION_PLACEHOLDER in text:
         raise RobotError(f"{_yaml_label()}: a manage namespace parameter uses a template the runtime cannot evaluate")
-    return _PlainValue(text)
+    return PlainValue(text)
 
 
 def _read_robot_yaml(custom_dir: Path) -> str:

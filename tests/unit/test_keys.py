@@ -291,3 +291,11 @@ def test_host_keys_round_trip_property(hosts: list[str]) -> None:
     key_b64 = "AAAAC3NzaC1lZDI1NTE5AAAAIHkz0m8Pj3qQ0b1S1gq3c4dO3mZ3kq5qQ8r1v8zqkq5q"
     text = "\n".join(f"{host} ssh-ed25519 {key_b64}" for host in hosts)
     assert keys.decode_host_keys(encode_env_key(text)) == text + "\n"
+
+
+def test_yaml_error_line_counts_template_lines(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    template = "A: 1\nNameSpaces:\n  {{ if true }}\n  {{ end }}\n  manage:\n    Parameters: [\n"
+    (tmp_path / "conf" / "robot.yaml").write_text(template)
+    with pytest.raises(RobotError, match=r"^custom/conf/robot.yaml line 6: "):
+        keys.manage_key(tmp_path, bytes(32))
