@@ -36,6 +36,7 @@ Obj = dict[str, Any]
 ROBOTS: Final = (names.GROUP, names.VERSION, names.PLURAL)
 MANAGED: Final = {names.LABEL_MANAGED_BY: names.MANAGER}
 RETRY_DELAY_SECONDS: Final = 10
+FIRST_RESYNC_SECONDS: Final = 30.0
 
 
 @dataclass
@@ -170,8 +171,11 @@ def resync_once() -> int:
 
 
 def resync_forever() -> None:
+    """Resync soon after startup (fills the robots-by-phase gauge), then every resync_seconds until stopped."""
     stop = RUNTIME.stop
-    while stop is not None and not stop.wait(RUNTIME.resync_seconds):
+    delay = min(FIRST_RESYNC_SECONDS, RUNTIME.resync_seconds)
+    while stop is not None and not stop.wait(delay):
+        delay = RUNTIME.resync_seconds
         try:
             resync_once()
         except Exception:
