@@ -258,6 +258,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     except RobotError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         result = BackupResult(result="Failed", commit=None, message=str(error))
+    except Exception as error:  # the JSON contract holds even for a bug; the log has the details (redacted)
+        log.exception("backup failed unexpectedly")
+        result = BackupResult(result="Failed", commit=None, message=f"unexpected {type(error).__name__} (see the log)")
     report_backup(result, args.result_file)
     return 0 if result.ok else 1
 

@@ -384,3 +384,20 @@ def run_module(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
     return subprocess.run(
         [sys.executable, "-m", "robot_runtime", *args], env=env, capture_output=True, text=True, timeout=60
     )
+
+
+def test_unexpected_backup_error_still_prints_one_failed_json_line(
+    robot_home: tuple[Path, bytes], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in for a bug inside backup (no real input makes one on purpose): the contract must still hold."""
+
+    def broken(_: object) -> BackupResult:
+        raise ValueError(f"internal detail with {ENCRYPTION_KEY}")
+
+    monkeypatch.setattr(cli, "local_backup", broken)
+    assert cli.main(["backup"]) == 1
+    captured = capsys.readouterr()
+    result = BackupResult.from_json(captured.out.strip())
+    assert result == BackupResult("Failed", None, "unexpected ValueError (see the log)")
+    assert ENCRYPTION_KEY not in captured.out + captured.err
+    assert "Traceback" not in captured.err
