@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeAlias
 from robot_runtime import crypto
 from robot_runtime.errors import RobotError
 from robot_runtime.results import BackupResult
-from robot_runtime.settings import Settings, load_settings
+from robot_runtime.settings import Settings, load_settings, redact_urls_in
 
 PROG = "robot-runtime"
 EXIT_USAGE = 2
@@ -362,7 +362,7 @@ def _optional_path(value: str | None) -> Path | None:
 
 
 class OneLineFormatter(logging.Formatter):
-    """`LEVEL logger: message`, one line per record, secret values replaced by `***`.
+    """`LEVEL logger: message`, one line per record, secret values replaced by `***`, no credentials in URLs.
 
     An exception adds its type and message, not a traceback.
     """
@@ -372,7 +372,7 @@ class OneLineFormatter(logging.Formatter):
         self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = " ".join(super().format(record).splitlines())
+        line = redact_urls_in(" ".join(super().format(record).splitlines()))
         for secret in self._secrets:
             line = line.replace(secret, "***")
         return line

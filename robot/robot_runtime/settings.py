@@ -20,6 +20,7 @@ _TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
 _FALSE_WORDS = frozenset({"false", "no", "0", "off", ""})
 _QUOTES = ("'", '"')
 _URL_CREDENTIALS = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
+_URL_CREDENTIALS_ANYWHERE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 _ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -81,6 +82,11 @@ class Settings:
 def redact_url(url: str) -> str:
     """`scheme://user:secret@host/path` -> `scheme://host/path`; scp-style `git@host:path` has no secret and stays."""
     return _URL_CREDENTIALS.sub(r"\g<scheme>", url)
+
+
+def redact_urls_in(text: str) -> str:
+    """Remove the user-info part of every URL in a free text (a log line, a library's error message)."""
+    return _URL_CREDENTIALS_ANYWHERE.sub(r"\g<scheme>", text)
 
 
 def load_settings(

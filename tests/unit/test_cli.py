@@ -353,6 +353,7 @@ def test_logging_is_one_line_and_redacts_secrets(capsys: pytest.CaptureFixture[s
         cli.configure_logging("info", env)
         logger = logging.getLogger("robot_runtime.test")
         logger.info("token %s and key %s\nsecond line", TOKEN, ENCRYPTION_KEY)
+        logger.info("cloning https://robot:pa55word@127.0.0.1/floyd.git")
         logger.debug("hidden at INFO")
         try:
             raise ValueError(f"boom {ENCRYPTION_KEY[:32]}")
@@ -363,8 +364,9 @@ def test_logging_is_one_line_and_redacts_secrets(capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     lines = err.splitlines()
     assert lines[0] == "INFO robot_runtime.test: token *** and key *** second line"
-    assert lines[1].startswith("ERROR robot_runtime.test: failed (ValueError: boom")
-    assert len(lines) == 2
+    assert lines[1] == "INFO robot_runtime.test: cloning https://127.0.0.1/floyd.git"
+    assert lines[2].startswith("ERROR robot_runtime.test: failed (ValueError: boom")
+    assert len(lines) == 3
     assert TOKEN not in err
     assert ENCRYPTION_KEY[:32] not in err
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from robot_runtime.errors import RobotError
-from robot_runtime.settings import Settings, load_settings, redact_url
+from robot_runtime.settings import Settings, load_settings, redact_url, redact_urls_in
 
 SECRET_KEY = "Th1s-is-a-very-secret-encryption-key-XYZ"
 DEPLOY_KEY = "-----BEGIN_OPENSSH_PRIVATE_KEY-----:b3BlbnNzaC1rZXktdjEAAAAA:-----END_OPENSSH_PRIVATE_KEY-----"
@@ -186,3 +186,10 @@ def test_require_deploy_key(tmp_path: Path) -> None:
     with pytest.raises(RobotError, match=r"^GOPHER_DEPLOY_KEY is not set"):
         load_settings({}, home=tmp_path).require_deploy_key()
     assert load_settings({"GOPHER_DEPLOY_KEY": DEPLOY_KEY}, home=tmp_path).require_deploy_key() == DEPLOY_KEY
+
+
+def test_redact_urls_in_free_text() -> None:
+    text = "fetch https://robot:tok3n@127.0.0.1/a.git failed; ssh://git@127.0.0.1:2222/b.git ok; git@host:c.git"
+    assert redact_urls_in(text) == (
+        "fetch https://127.0.0.1/a.git failed; ssh://127.0.0.1:2222/b.git ok; git@host:c.git"
+    )
