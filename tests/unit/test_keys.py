@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,44 @@ def test_yaml_error_line_counts_template_lines(tmp_path: Path) -> None:
     (tmp_path / "conf" / "robot.yaml").write_text(template)
     with pytest.raises(RobotError, match=r"^custom/conf/robot.yaml line 6: "):
         keys.manage_key(tmp_path, bytes(32))
+
+
+# --- keys made by the real ssh-keygen (openssh-client, installed by hack/setup.sh), as Gopherbot's ssh-admin does ---
+
+
+def ssh_keygen(path: Path, kind: list[str], passphrase: str) -> str:
+    """Make a key with ssh-keygen and return its public line (`type base64`)."""
+    subprocess.run(["ssh-keygen", "-q", *kind, "-N", passphrase, "-C", "robot", "-f", str(path)], check=True)
+    return " ".join(path.with_suffix(".pub").read_text().split()[:2])
+
+
+def public_line_by_ssh_keygen(private_key: bytes, directory: Path) -> str:
+    """What OpenSSH itself reads from a private key: proof the unlocked key is usable by ssh."""
+    path = directory / "unlocked"
+    path.write_bytes(private_key)
+    path.chmod(0o600)
+    out = subprocess.run(["ssh-keygen", "-y", "-f", str(path)], check=True, capture_output=True, text=True).stdout
+    return " ".join(out.split()[:2])
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [["-t", "ed25519"], ["-t", "rsa", "-b", "2048"], ["-t", "rsa", "-b", "2048", "-m", "PEM"], ["-t", "ecdsa"]],
+    ids=["ed25519", "rsa-openssh", "rsa-legacy-pem", "ecdsa"],
+)
+def test_manage_key_made_by_ssh_keygen_unlocks(tmp_path: Path, kind: list[str]) -> None:
+    custom = tmp_path / "custom"
+    config = make_robot_config(custom, ENCRYPTION_KEY, PASSPHRASE)
+    key_path = custom / "ssh" / "manage_key"
+    key_path.unlink()
+    key_path.with_suffix(".pub").unlink()
+    public = ssh_keygen(key_path, kind, PASSPHRASE)
+    unlocked = keys.manage_key(custom, config.runtime_key)
+    assert_openssh_unencrypted(unlocked)
+    assert public_line_by_ssh_keygen(unlocked, tmp_path) == public
+
+
+def test_deploy_key_made_by_ssh_keygen_decodes(tmp_path: Path) -> None:
+    public = ssh_keygen(tmp_path / "deploy", ["-t", "ed25519"], "")
+    decoded = keys.decode_deploy_key(encode_env_key((tmp_path / "deploy").read_text()))
+    assert public_line_by_ssh_keygen(decoded, tmp_path) == public
