@@ -18,12 +18,12 @@ from robot_runtime.gitops import (
     current_branch,
     head_commit,
     init_branch,
-    is_clean,
     is_pushed,
     push_branch,
 )
 from robot_runtime.results import BackupResult
 from robot_runtime.settings import Settings, redact_url
+from robot_runtime.worktree_status import work_tree_changes
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,11 @@ def _backup(settings: Settings, state_dir: Path) -> BackupResult:
     check_work_tree(state_dir)
     ensure_state_files(state_dir)
     branch = current_branch(state_dir)
-    clean = is_clean(state_dir)
-    if clean and is_pushed(state_dir):
+    changes = work_tree_changes(state_dir)
+    if changes.clean and is_pushed(state_dir):
         return BackupResult("NoChanges", head_commit(state_dir), f"state/ is unchanged on branch {branch}")
-    if not clean:
-        commit_all(state_dir, COMMIT_MESSAGE)
+    if not changes.clean:
+        commit_all(state_dir, COMMIT_MESSAGE, changes)
     commit = _push(settings, location, state_dir, branch)
     return BackupResult("Pushed", commit, f"pushed branch {branch} to {_display(location)}")
 

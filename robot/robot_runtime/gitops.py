@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
@@ -10,18 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dulwich import porcelain
 from dulwich.client import GitClient, SSHGitClient, SubprocessSSHVendor, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, SendPackError
 from dulwich.graph import can_fast_forward
+from dulwich.index import Index, blob_from_path_and_stat, index_entry_from_stat
+from dulwich.object_store import MissingObjectFinder
 from dulwich.objects import ObjectID
-from dulwich.pack import UnpackedObject
+from dulwich.pack import UnpackedObject, generate_unpacked_objects
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from robot_runtime.errors import RobotError
 from robot_runtime.settings import redact_url
 from robot_runtime.ssh import SshIdentity, remote_error
+from robot_runtime.worktree_status import WorkTreeChanges, work_tree_changes
 
 if TYPE_CHECKING:
     from dulwich.client import GeneratePackDataFunc
@@ -181,8 +185,6 @@ def check_work_tree(repo_dir: Path) -> None:
             chain, _ = repo.refs.follow(HEAD)
             if not chain:
                 raise problem
-            if (control / "index").exists():
-                repo.open_index()
     except RobotError:
         raise
     except Exception:  # dulwich raises many kinds of errors for a damaged repository
@@ -208,19 +210,47 @@ def _tracking_sha(repo: Repo, branch: str) -> ObjectID | None:
 
 def is_clean(repo_dir: Path) -> bool:
     """The equivalent of `git status --porcelain` being empty (untracked files count, ignored ones do not)."""
-    status = porcelain.status(str(repo_dir), untracked_files="all")
-    staged = any(status.staged.values())
-    return not staged and not status.unstaged and not status.untracked
+    return work_tree_changes(repo_dir).clean
 
 
-def commit_all(repo_dir: Path, message: str) -> str:
-    """Stage every change (new, modified, deleted; .gitignore honoured) and commit it as the robot."""
+def commit_all(repo_dir: Path, message: str, changes: WorkTreeChanges | None = None) -> str:
+    """Stage every change (new, modified, deleted; .gitignore honoured) and commit it as the robot, unsigned.
+
+    `changes` (from work_tree_changes) saves a second look at the work tree when the caller already has it; the
+    index is read and written once.
+    """
+    changes = changes if changes is not None else work_tree_changes(repo_dir)
     with Repo(str(repo_dir)) as repo:
-        porcelain.add(repo)
+        index = repo.open_index()
+        for path in changes.paths:
+            _stage_path(repo, index, path)
+        index.write()
+        tree = index.commit(repo.object_store)
         sha = repo.get_worktree().commit(
-            message=message.encode(), author=ROBOT_IDENTITY, committer=ROBOT_IDENTITY, no_verify=True
+            message=message.encode(),
+            author=ROBOT_IDENTITY,
+            committer=ROBOT_IDENTITY,
+            tree=tree,
+            no_verify=True,
+            sign=False,
         )
         return sha.decode()
+
+
+def _stage_path(repo: Repo, index: Index, path: bytes) -> None:
+    """Put the work tree's version of `path` in the index (a missing file leaves the index)."""
+    full_path = os.path.join(os.fsencode(repo.path), path)
+    try:
+        st = os.lstat(full_path)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    if st is None or not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        if path in index:
+            del index[path]
+        return
+    blob = blob_from_path_and_stat(full_path, st)
+    repo.object_store.add_object(blob)
+    index[path] = index_entry_from_stat(st, blob.id)
 
 
 def push_branch(repo_dir: Path, remote: Remote, branch: str) -> str:
@@ -265,7 +295,11 @@ def _pack_data_of(repo: Repo) -> GeneratePackDataFunc:
         ofs_delta: bool = False,
         progress: Callable[[bytes], None] | None = None,
     ) -> tuple[int, Iterator[UnpackedObject]]:
-        return repo.generate_pack_data(set(have), set(want), ofs_delta=ofs_delta)
+        # A backup sends a few new loose objects: looking for reusable deltas would scan every pack for nothing.
+        finder = MissingObjectFinder(repo.object_store, haves=have, wants=want)
+        object_ids = list(finder)
+        objects = generate_unpacked_objects(repo.object_store, object_ids, reuse_deltas=False, ofs_delta=ofs_delta)
+        return len(object_ids), objects
 
     return generate
 

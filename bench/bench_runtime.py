@@ -1,0 +1,274 @@
+"""Benchmark the runtime's git side against the git CLI on a generated robot, side by side in one run.
+
+Robot: 500 configuration files and 5,000 encrypted brain files (about 20 MB). Measured, median of --rounds:
+  bootstrap+restore  vs  `git clone --single-branch` of the configuration branch and of the state branch
+  no-change backup   vs  `git status --porcelain`
+  one-file backup    vs  `git add -A && git commit && git push`
+over file:// and, when sshd is installed, over a real OpenSSH server on 127.0.0.1. Prints times and ratios
+(runtime / git; target <= 1.5 each). Usage: bench/bench_runtime.py [--rounds N] [--transport file|ssh|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "robot"), str(ROOT)]
+
+from tests.robotkit import encode_env_key, make_robot_config, new_keypair, write_memory  # noqa: E402
+from tests.sshd import SshServer, start_sshd  # noqa: E402
+
+from robot_runtime.backup import backup  # noqa: E402
+from robot_runtime.bootstrap import bootstrap  # noqa: E402
+from robot_runtime.settings import Settings  # noqa: E402
+
+ENCRYPTION_KEY = "benchmark-encryption-key-0123456789abcdef"
+PASSPHRASE = "benchmark manage passphrase"
+CONFIG_FILES = 500
+BRAIN_FILES = 5000
+CONFIG_FILE_BYTES = 4000
+MEMORY_JSON_BYTES = 2500  # ~3.5 KB once encrypted and base64-wrapped
+TARGET_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """The generated robot: its bare repository and what it takes to reach it."""
+
+    bare: Path
+    runtime_key: bytes
+    deploy_private: bytes
+    manage_private: bytes
+
+
+def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=Bench", "-c", "user.email=bench@localhost", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+
+
+def generate_robot(directory: Path) -> Fixture:
+    """The configuration on branch main, the brain on the orphan branch robot-state, pushed with the git CLI."""
+    seed = directory / "seed"
+    config = make_robot_config(seed, ENCRYPTION_KEY, PASSPHRASE)
+    filler = os.urandom(CONFIG_FILE_BYTES // 2).hex()
+    for number in range(CONFIG_FILES):
+        path = seed / "conf" / f"plugins-{number % 20}" / f"plugin{number}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# plugin {number}\nHelp: []\nData: {filler}\n")
+    bare = directory / "robot.git"
+    git("init", "-q", "--bare", "-b", "main", str(bare))
+    git("init", "-q", "-b", "main", str(seed))
+    git("add", "-A", cwd=seed)
+    git("commit", "-q", "-m", "configuration", cwd=seed)
+    git("push", "-q", str(bare), "main", cwd=seed)
+    state = directory / "state-seed"
+    git("init", "-q", "-b", "robot-state", str(state))
+    for number in range(BRAIN_FILES):
+        payload = os.urandom(MEMORY_JSON_BYTES // 2).hex()
+        write_memory(state / "brain", config.runtime_key, f"ns{number % 50}:memory{number}", f'"{payload}"')
+    (state / ".gitignore").write_text("bot:histories*\n*:repostats*\n*:_*\n")
+    (state / "brain" / "README.txt").write_text("brain\n")
+    git("add", "-A", cwd=state)
+    git("commit", "-q", "-m", "state", cwd=state)
+    git("push", "-q", str(bare), "robot-state", cwd=state)
+    return Fixture(bare, config.runtime_key, new_keypair().private_openssh, config.manage_private_key)
+
+
+def median_seconds(action: Callable[[int], None], setup: Callable[[int], None], rounds: int) -> float:
+    times = []
+    for round_number in range(rounds):
+        setup(round_number)
+        start = time.perf_counter()
+        action(round_number)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@dataclass
+class Transport:
+    """A way to reach the bare repository: its URL, the git CLI's environment, and the runtime's settings."""
+
+    name: str
+    url: str
+    env: dict[str, str]
+    settings: Callable[[Path], Settings]
+
+
+def file_transport(fixture: Fixture) -> Transport:
+    def settings(home: Path) -> Settings:
+        return Settings(home=home, repository=f"file://{fixture.bare}", encryption_key=ENCRYPTION_KEY)
+
+    return Transport("file://", f"file://{fixture.bare}", dict(os.environ), settings)
+
+
+def ssh_transport(fixture: Fixture, server: SshServer, keys_dir: Path) -> Transport:
+    server.authorize(fixture.deploy_private, read_only=True)
+    server.authorize(fixture.manage_private, read_only=False)
+    known_hosts = keys_dir / "known_hosts"
+    known_hosts.write_text(server.known_hosts_line() + "\n")
+    manage = keys_dir / "manage"
+    manage.write_bytes(fixture.manage_private)
+    manage.chmod(0o600)
+    command = f"ssh -F /dev/null -i {manage} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile={known_hosts}"
+    url = server.url(fixture.bare)
+
+    def settings(home: Path) -> Settings:
+        return Settings(
+            home=home,
+            repository=url,
+            encryption_key=ENCRYPTION_KEY,
+            deploy_key=encode_env_key(fixture.deploy_private),
+            host_keys=encode_env_key(server.known_hosts_line()),
+        )
+
+    return Transport("ssh", url, dict(os.environ, GIT_SSH_COMMAND=command), settings)
+
+
+def bench_transport(fixture: Fixture, transport: Transport, work: Path, rounds: int) -> list[tuple[str, float, float]]:
+    rows = []
+
+    def fresh(round_number: int) -> None:
+        for name in (f"runtime{round_number}", f"cli{round_number}"):
+            shutil.rmtree(work / name, ignore_errors=True)
+
+    def runtime_bootstrap(round_number: int) -> None:
+        bootstrap(transport.settings(work / f"runtime{round_number}"))
+
+    def cli_clone(round_number: int) -> None:
+        home = work / f"cli{round_number}"
+        for branch, target in (("main", "custom"), ("robot-state", "state")):
+            git("clone", "-q", "--single-branch", "-b", branch, transport.url, str(home / target), env=transport.env)
+
+    rows.append(
+        (
+            "bootstrap+restore vs git clone x2",
+            median_seconds(runtime_bootstrap, fresh, rounds),
+            median_seconds(cli_clone, fresh, rounds),
+        )
+    )
+    runtime_home = work / "runtime0"
+    cli_home = work / "cli0"
+    fresh(0)
+    runtime_bootstrap(0)
+    cli_clone(0)
+    settings = transport.settings(runtime_home)
+
+    def nothing(_: int) -> None:
+        return None
+
+    def runtime_check(_: int) -> None:
+        result = backup(settings)
+        assert result.result == "NoChanges", result.message
+
+    def cli_status(_: int) -> None:
+        subprocess.run(["git", "status", "--porcelain"], cwd=cli_home / "state", check=True, capture_output=True)
+
+    rows.append(
+        (
+            "no-change backup vs git status",
+            median_seconds(runtime_check, nothing, rounds),
+            median_seconds(cli_status, nothing, rounds),
+        )
+    )
+
+    def touch_runtime(round_number: int) -> None:
+        write_memory(settings.brain_dir, fixture.runtime_key, "ns0:memory0", f'"runtime round {round_number}"')
+
+    def touch_cli(round_number: int) -> None:
+        write_memory(cli_home / "state" / "brain", fixture.runtime_key, "ns1:memory1", f'"cli round {round_number}"')
+
+    def runtime_backup(_: int) -> None:
+        result = backup(settings)
+        assert result.result == "Pushed", result.message
+
+    def cli_backup(_: int) -> None:
+        state = cli_home / "state"
+        git("add", "-A", cwd=state)
+        git("commit", "-q", "-m", "Automated backup of robot state", cwd=state)
+        git("push", "-q", "origin", "robot-state", cwd=state, env=transport.env)
+
+    # Interleave the two so that both push onto a branch the other has moved: each must first catch up.
+    runtime_times, cli_times = [], []
+    for round_number in range(rounds):
+        sync_runtime(settings, transport)
+        touch_runtime(round_number)
+        runtime_times.append(timed(runtime_backup, round_number))
+        git("pull", "-q", "--rebase", "origin", "robot-state", cwd=cli_home / "state", env=transport.env)
+        touch_cli(round_number)
+        cli_times.append(timed(cli_backup, round_number))
+    rows.append(
+        ("one-file backup vs git add/commit/push", statistics.median(runtime_times), statistics.median(cli_times))
+    )
+    return rows
+
+
+def sync_runtime(settings: Settings, transport: Transport) -> None:
+    """Bring the runtime's state/ up to the remote (the CLI copy pushed meanwhile), outside the timed part."""
+    git("pull", "-q", "--ff-only", "origin", "robot-state", cwd=settings.state_dir, env=transport.env)
+
+
+def timed(action: Callable[[int], None], round_number: int) -> float:
+    start = time.perf_counter()
+    action(round_number)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--transport", choices=("file", "ssh", "both"), default="both")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-runtime-") as temp:
+        work = Path(temp)
+        start = time.perf_counter()
+        fixture = generate_robot(work / "remote")
+        size = sum(p.stat().st_size for p in (work / "remote").rglob("*") if p.is_file() and ".git" not in p.parts)
+        print(f"generated robot: {CONFIG_FILES} config files, {BRAIN_FILES} brain files, {size / 1e6:.1f} MB of")
+        print(f"  work-tree files, in {time.perf_counter() - start:.1f}s; median of {args.rounds} rounds each")
+        transports = []
+        server = None
+        if args.transport in ("file", "both"):
+            transports.append(file_transport(fixture))
+        if args.transport in ("ssh", "both"):
+            if shutil.which("sshd") or Path("/usr/sbin/sshd").exists():
+                server = start_sshd(work / "sshd")
+                transports.append(ssh_transport(fixture, server, work / "sshd"))
+            else:
+                print("sshd not installed: ssh transport skipped (run hack/setup.sh)")
+        worst = 0.0
+        try:
+            for transport in transports:
+                print(f"\n[{transport.name}]  {'measure':<42} {'runtime':>9} {'git CLI':>9} {'ratio':>7}")
+                area = work / transport.name.strip(":/")
+                area.mkdir()
+                for label, runtime, cli in bench_transport(fixture, transport, area, args.rounds):
+                    ratio = runtime / cli
+                    worst = max(worst, ratio)
+                    flag = "" if ratio <= TARGET_RATIO else f"  (above target {TARGET_RATIO})"
+                    print(
+                        f"  {' ' * len(transport.name)}{label:<42} {runtime:>8.3f}s {cli:>8.3f}s {ratio:>6.2f}x{flag}"
+                    )
+        finally:
+            if server is not None:
+                server.stop()
+        print(f"\nworst ratio {worst:.2f} (target <= {TARGET_RATIO})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The fast work-tree status agrees with `git status --porcelain` (the git CLI is the reference)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from robot_runtime.gitops import commit_all
+from robot_runtime.worktree_status import index_tree_id, read_index, work_tree_changes
+from tests.git.conftest import git
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """A committed work tree made by the git CLI: files at two depths, an ignore file, an executable."""
+    root = tmp_path / "state"
+    git("init", "-q", "-b", "robot-state", str(root))
+    (root / "brain").mkdir()
+    for number in range(30):
+        (root / "brain" / f"ns:key{number}").write_text(f"memory {number}\n")
+    (root / "deep" / "er").mkdir(parents=True)
+    (root / "deep" / "er" / "file").write_text("deep\n")
+    (root / "tool.sh").write_text("#!/bin/sh\n")
+    (root / "tool.sh").chmod(0o755)
+    (root / ".gitignore").write_text("bot:histories*\n*:_*\nscratch/\n")
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", "start", cwd=root)
+    return root
+
+
+def porcelain_paths(root: Path) -> set[bytes]:
+    """Paths named by `git status --porcelain -uall` (the path after any rename arrow)."""
+    out = git("status", "--porcelain", "-uall", "--no-renames", cwd=root)
+    return {line[3:].encode() for line in out.splitlines()}
+
+
+def same_length_edit(path: Path) -> None:
+    """Change content without changing size, and put the old mtime back: only ctime/hash can tell."""
+    before = path.stat()
+    text = path.read_text()
+    path.write_text(text[:-2] + ("X" if text[-2] != "X" else "Y") + "\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def write(root: Path, name: str, text: str) -> None:
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    (root / name).write_text(text)
+
+
+def ignored_only(root: Path) -> None:
+    write(root, "brain/bot:histories-1", "h\n")
+    write(root, "brain/a:_b", "p\n")
+    write(root, "scratch/x", "x\n")
+
+
+def file_became_dir(root: Path) -> None:
+    (root / "deep" / "er" / "file").unlink()
+    write(root, "deep/er/file/inner", "i\n")
+
+
+def staged_only(root: Path) -> None:
+    write(root, "brain/ns:key6", "staged\n")
+    git("add", "brain/ns:key6", cwd=root)
+
+
+SCENARIOS: dict[str, Callable[[Path], None]] = {
+    "clean": lambda root: None,
+    "modified": lambda root: write(root, "brain/ns:key3", "changed memory\n"),
+    "same length, old mtime": lambda root: same_length_edit(root / "brain" / "ns:key4"),
+    "deleted": lambda root: (root / "brain" / "ns:key5").unlink(),
+    "untracked": lambda root: write(root, "brain/ns:new", "new\n"),
+    "untracked in new dir": lambda root: write(root, "newdir/sub/f", "x\n"),
+    "ignored only": ignored_only,
+    "empty new dir": lambda root: (root / "empty").mkdir(),
+    "executable bit": lambda root: (root / "tool.sh").chmod(0o644),
+    "symlink": lambda root: (root / "link").symlink_to("tool.sh"),
+    "file became dir": file_became_dir,
+    "staged only": staged_only,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_status_agrees_with_git(work: Path, name: str) -> None:
+    SCENARIOS[name](work)
+    expected = porcelain_paths(work)
+    changes = work_tree_changes(work)
+    assert changes.clean is (not expected)
+    if name != "staged only":
+        assert set(changes.paths) == expected
+    else:
+        assert changes.staged
+        assert changes.paths == []
+
+
+def test_index_tree_id_matches_git_write_tree(work: Path) -> None:
+    (work / "brain" / "ns:key9").write_text("other\n")
+    git("add", "-A", cwd=work)
+    expected = git("write-tree", cwd=work).strip().encode()
+    assert index_tree_id(read_index(work / ".git" / "index")) == expected
+
+
+@pytest.mark.parametrize("name", ["modified", "deleted", "untracked in new dir", "symlink", "executable bit"])
+def test_commit_all_leaves_git_with_nothing_to_report(work: Path, name: str) -> None:
+    SCENARIOS[name](work)
+    commit = commit_all(work, "Automated backup of robot state")
+    assert git("status", "--porcelain", "-uall", cwd=work) == ""
+    assert git("rev-parse", "HEAD", cwd=work).strip() == commit
+    git("fsck", "--strict", cwd=work)
+    assert work_tree_changes(work).clean
