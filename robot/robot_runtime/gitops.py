@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from dulwich.client import GitClient, SSHGitClient, SubprocessSSHVendor, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, SendPackError
 from dulwich.graph import can_fast_forward
-from dulwich.index import Index, blob_from_path_and_stat, index_entry_from_stat
-from dulwich.object_store import MissingObjectFinder
-from dulwich.objects import ObjectID
+from dulwich.index import Index, blob_from_path_and_stat, index_entry_from_stat, validate_path
+from dulwich.object_store import MissingObjectFinder, iter_tree_contents
+from dulwich.objects import Commit, ObjectID, TreeEntry
 from dulwich.pack import UnpackedObject, generate_unpacked_objects
 from dulwich.refs import Ref
 from dulwich.repo import Repo
@@ -109,10 +109,61 @@ def fetch_branch_into_new_repo(remote: Remote, branch: str | None, target: Path)
         fetched = _fetch_one_branch(repo, remote, branch)
         _set_up_branch(repo, remote, fetched)
         if fetched.commit is not None:
-            repo.get_worktree().reset_index()
+            checkout_new_work_tree(repo)
         return fetched
     finally:
         repo.close()
+
+
+def checkout_new_work_tree(repo: Repo) -> None:
+    """Write HEAD's files into a new, empty work tree and an index whose stat cache matches them.
+
+    The common case (plain files and symlinks, no .gitattributes filters, no submodules) streams each blob straight
+    from the object store to its file; anything else is left to dulwich's general checkout.
+    """
+    head = repo[repo.head()]
+    assert isinstance(head, Commit)
+    entries = list(iter_tree_contents(repo.object_store, head.tree))
+    if not all(_plain_entry(entry) for entry in entries):
+        repo.get_worktree().reset_index()
+        return
+    root = os.fsencode(repo.path)
+    index = Index(repo.index_path(), read=False)
+    made_dirs: set[bytes] = {b""}
+    for entry in entries:
+        assert entry.path is not None
+        assert entry.mode is not None
+        assert entry.sha is not None
+        _make_parent_dirs(root, entry.path, made_dirs)
+        full_path = root + b"/" + entry.path
+        _, content = repo.object_store.get_raw(entry.sha)
+        if stat.S_ISLNK(entry.mode):
+            os.symlink(content, full_path)
+        else:
+            _write_new_file(full_path, content, executable=bool(entry.mode & 0o100))
+        index[entry.path] = index_entry_from_stat(os.lstat(full_path), entry.sha, mode=entry.mode)
+    index.write()
+
+
+def _plain_entry(entry: TreeEntry) -> bool:
+    """A regular file or symlink at a safe path, with no .gitattributes that could ask for filters."""
+    if entry.path is None or entry.mode is None:
+        return False
+    plain_mode = stat.S_ISREG(entry.mode) or stat.S_ISLNK(entry.mode)
+    return plain_mode and validate_path(entry.path) and not entry.path.endswith(b".gitattributes")
+
+
+def _make_parent_dirs(root: bytes, path: bytes, made_dirs: set[bytes]) -> None:
+    parent = path.rpartition(b"/")[0]
+    if parent not in made_dirs:
+        os.makedirs(root + b"/" + parent, exist_ok=True)
+        made_dirs.add(parent)
+
+
+def _write_new_file(path: bytes, content: bytes, *, executable: bool) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if executable else 0o666)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
 
 
 def _fetch_one_branch(repo: Repo, remote: Remote, branch: str | None) -> FetchedBranch:

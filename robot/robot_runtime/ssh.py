@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robot_runtime.errors import RobotError
-from robot_runtime.settings import redact_url
+from robot_runtime.settings import redact_url, redact_urls_in
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 20
 _SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?[^/:]+:(?!//)")
-_CREDENTIALS_ANYWHERE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 _SSH_SCHEMES = ("ssh://", "git+ssh://", "ssh+git://")
 
 
@@ -149,11 +148,6 @@ def remote_error(url: str, action: str, detail: str) -> RobotError:
     """`cannot <action> <redacted url>: <first line of detail>`; never a key, never a credential."""
     meaning = explain_failure(detail) or _last_line(detail) or "the remote closed the connection"
     return RobotError(f"cannot {action} {redact_url(url)}: {meaning}")
-
-
-def redact_urls_in(text: str) -> str:
-    """Remove the credentials of every `scheme://user:secret@` URL found anywhere in `text`."""
-    return _CREDENTIALS_ANYWHERE.sub(r"\g<scheme>", text)
 
 
 def _last_line(text: str) -> str:

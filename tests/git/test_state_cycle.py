@@ -281,3 +281,25 @@ def test_backup_messages_hold_no_secret(robot_repo: RobotRepo, tmp_path: Path) -
     assert ENCRYPTION_KEY not in result.to_json()
     assert settings.deploy_key is not None
     assert settings.deploy_key[40:80] not in result.to_json()
+
+
+@pytest.mark.parametrize("attributes", [False, True], ids=["streamed", "gitattributes-fallback"])
+def test_clone_writes_files_like_git(robot_repo: RobotRepo, tmp_path: Path, attributes: bool) -> None:
+    seed = robot_repo.config.path
+    (seed / "bin").mkdir()
+    (seed / "bin" / "tool.sh").write_text("#!/bin/sh\necho hi\n")
+    (seed / "bin" / "tool.sh").chmod(0o755)
+    (seed / "conf" / "link.yaml").symlink_to("robot.yaml")
+    if attributes:
+        (seed / ".gitattributes").write_text("*.sh text\n")
+    git("add", "-A", cwd=seed)
+    git("commit", "-q", "-m", "more", cwd=seed)
+    git("push", "-q", str(robot_repo.bare), "HEAD:refs/heads/main", cwd=seed)
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    custom = settings.custom_dir
+    assert (custom / "bin" / "tool.sh").stat().st_mode & 0o100
+    assert (custom / "conf" / "link.yaml").is_symlink()
+    assert (custom / "conf" / "link.yaml").read_text() == (custom / "conf" / "robot.yaml").read_text()
+    assert git("-C", str(custom), "status", "--porcelain", "-uall") == ""
+    assert tree_bytes(custom) == tree_bytes(seed)
