@@ -8,11 +8,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from robot_runtime import crypto, keys
 from robot_runtime.access import deploy_access
 from robot_runtime.errors import RobotError
 from robot_runtime.gitops import fetch_branch_into_new_repo
 from robot_runtime.restore import restore
 from robot_runtime.settings import DEFAULT_BRANCH, Settings
+from robot_runtime.ssh import is_ssh_url
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,14 @@ def bootstrap(settings: Settings) -> None:
         log.info("state/.git exists: the robot's state is already restored")
     else:
         log.info("%s", restore(settings, force=False))
+    check_manage_key(settings)
+
+
+def check_manage_key(settings: Settings) -> None:
+    """Unlock the manage key once now, so that a wrong GOPHER_ENCRYPTION_KEY fails at start, not at the first backup."""
+    if is_ssh_url(settings.require_repository()):
+        runtime_key = crypto.runtime_key(settings.custom_dir, settings.require_encryption_key(), settings.environment)
+        keys.manage_key(settings.custom_dir, runtime_key)
 
 
 def clone_configuration(settings: Settings) -> None:
