@@ -17,12 +17,13 @@ from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, 
 from dulwich.graph import can_fast_forward
 from dulwich.index import Index, blob_from_path_and_stat, index_entry_from_stat, validate_path
 from dulwich.object_store import MissingObjectFinder, iter_tree_contents
-from dulwich.objects import Commit, ObjectID, TreeEntry
+from dulwich.objects import Commit, ObjectID, ShaFile, Tree, TreeEntry
 from dulwich.pack import UnpackedObject, generate_unpacked_objects
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from robot_runtime.errors import RobotError
+from robot_runtime.indexfile import IndexFile, UnsupportedIndex, entry_from_stat, index_tree_id, read_index, write_index
 from robot_runtime.settings import redact_url
 from robot_runtime.ssh import SshIdentity, remote_error
 from robot_runtime.worktree_status import WorkTreeChanges, work_tree_changes
@@ -267,35 +268,78 @@ def is_clean(repo_dir: Path) -> bool:
 def commit_all(repo_dir: Path, message: str, changes: WorkTreeChanges | None = None) -> str:
     """Stage every change (new, modified, deleted; .gitignore honoured) and commit it as the robot, unsigned.
 
-    `changes` (from work_tree_changes) saves a second look at the work tree when the caller already has it; the
-    index is read and written once.
+    `changes` (from work_tree_changes) saves a second look at the work tree when the caller already has it. The index
+    is read and rewritten once, keeping every unchanged entry's bytes (indexfile.py); dulwich's Index is the fallback.
     """
     changes = changes if changes is not None else work_tree_changes(repo_dir)
     with Repo(str(repo_dir)) as repo:
-        index = repo.open_index()
-        for path in changes.paths:
-            _stage_path(repo, index, path)
-        index.write()
-        tree = index.commit(repo.object_store)
+        try:
+            tree = _stage_with_index_file(repo, changes.paths)
+        except UnsupportedIndex:
+            tree = _stage_with_dulwich(repo, changes.paths)
         sha = repo.get_worktree().commit(
             message=message.encode(),
             author=ROBOT_IDENTITY,
             committer=ROBOT_IDENTITY,
-            tree=tree,
+            tree=ObjectID(tree),
             no_verify=True,
             sign=False,
         )
         return sha.decode()
 
 
-def _stage_path(repo: Repo, index: Index, path: bytes) -> None:
-    """Put the work tree's version of `path` in the index (a missing file leaves the index)."""
-    full_path = os.path.join(os.fsencode(repo.path), path)
+def _stage_with_index_file(repo: Repo, paths: list[bytes]) -> bytes:
+    if repo.object_format.name != "sha1":
+        raise UnsupportedIndex("only SHA-1 repositories")
+    index_path = Path(repo.index_path())
+    index = read_index(index_path) if index_path.exists() else IndexFile(version=2, entries={})
+    root = os.fsencode(repo.path)
+    for path in paths:
+        st = _plain_file_stat(root + b"/" + path)
+        if st is None:
+            index.entries.pop(path, None)
+            continue
+        blob = blob_from_path_and_stat(root + b"/" + path, st)
+        repo.object_store.add_object(blob)
+        index.entries[path] = entry_from_stat(path, st, bytes.fromhex(blob.id.decode()))
+    write_index(index_path, index)
+    return index_tree_id(index.entries, store=_tree_writer(repo))
+
+
+def _plain_file_stat(path: bytes) -> os.stat_result | None:
+    """The lstat of a regular file or symlink; None when it is gone or something else (a directory)."""
     try:
-        st = os.lstat(full_path)
+        st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
-        st = None
-    if st is None or not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        return None
+    return st if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode) else None
+
+
+def _tree_writer(repo: Repo) -> Callable[[bytes, bytes], None]:
+    """Store a tree object unless the repository already has it."""
+
+    def store(kind: bytes, content: bytes) -> None:
+        assert kind == b"tree"
+        tree = ShaFile.from_raw_string(Tree.type_num, content)
+        if tree.id not in repo.object_store:
+            repo.object_store.add_object(tree)
+
+    return store
+
+
+def _stage_with_dulwich(repo: Repo, paths: list[bytes]) -> bytes:
+    index = repo.open_index()
+    for path in paths:
+        _stage_path(repo, index, path)
+    index.write()
+    return bytes(index.commit(repo.object_store))
+
+
+def _stage_path(repo: Repo, index: Index, path: bytes) -> None:
+    """Put the work tree's version of `path` in dulwich's index (a missing file leaves the index)."""
+    full_path = os.fsencode(repo.path) + b"/" + path
+    st = _plain_file_stat(full_path)
+    if st is None:
         if path in index:
             del index[path]
         return

@@ -4,7 +4,7 @@ dulwich's own status builds Python objects for every index entry and walks the t
 thousands of files that is several times slower than git. This module reads index versions 2 and 3 directly
 (version 4, or anything unexpected, falls back to dulwich), trusts an entry's cached stat only when it is older than
 the index file itself (git's "racy" rule, else it hashes the file), and asks dulwich's ignore rules only about files
-the index does not know.
+the index does not know. The index format itself is in indexfile.py.
 """
 
 from __future__ import annotations
@@ -22,25 +22,9 @@ from dulwich.ignore import IgnoreFilterManager
 from dulwich.objects import Commit
 from dulwich.repo import Repo
 
-_HEADER = struct.Struct(">4sLL")
-_ENTRY = struct.Struct(">LLLLLLLLLL20sH")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size, sha, flags
-_EXTENDED_FLAG = 0x4000
-_NAME_MASK = 0x0FFF
-_STAGE_MASK = 0x3000
+from robot_runtime.indexfile import IndexEntry, UnsupportedIndex, index_tree_id, read_index
+
 _GITLINK = 0o160000
-_TREE = 0o040000
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """What the clean check needs of one index entry."""
-
-    sha: bytes
-    mode: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    inode: int
 
 
 @dataclass(frozen=True)
@@ -61,40 +45,6 @@ class WorkTreeChanges:
         return [*self.modified, *self.deleted, *self.untracked]
 
 
-class UnsupportedIndex(Exception):
-    """An index this reader does not parse (version 4, conflicts, ...): use dulwich instead."""
-
-
-def read_index(path: Path) -> dict[bytes, IndexEntry]:
-    """Parse a version 2 or 3 git index into {path: entry}; raises UnsupportedIndex for anything else."""
-    data = path.read_bytes()
-    signature, version, count = _HEADER.unpack_from(data, 0)
-    if signature != b"DIRC" or version not in (2, 3):
-        raise UnsupportedIndex(f"index version {version}")
-    entries: dict[bytes, IndexEntry] = {}
-    offset = _HEADER.size
-    for _ in range(count):
-        fields = _ENTRY.unpack_from(data, offset)
-        flags = fields[11]
-        if flags & _STAGE_MASK:
-            raise UnsupportedIndex("merge conflict entries")
-        name_start = offset + _ENTRY.size + (2 if flags & _EXTENDED_FLAG else 0)
-        name_end = data.index(b"\0", name_start)
-        name = data[name_start:name_end]
-        if (flags & _NAME_MASK) != _NAME_MASK and len(name) != flags & _NAME_MASK:
-            raise UnsupportedIndex("entry name length mismatch")
-        entries[name] = IndexEntry(
-            sha=fields[10],
-            mode=fields[6],
-            size=fields[9],
-            mtime_ns=fields[2] * 10**9 + fields[3],
-            ctime_ns=fields[0] * 10**9 + fields[1],
-            inode=fields[5],
-        )
-        offset += (name_end - offset + 8) & ~7
-    return entries
-
-
 def work_tree_changes(repo_dir: Path) -> WorkTreeChanges:
     """Compare HEAD, the index and the work tree, as `git status --porcelain` would (ignored files excluded)."""
     index_file = repo_dir / ".git" / "index"
@@ -105,7 +55,7 @@ def work_tree_changes(repo_dir: Path) -> WorkTreeChanges:
         else:
             try:
                 index_mtime_ns = index_file.stat().st_mtime_ns
-                entries = read_index(index_file)
+                entries = read_index(index_file).entries
             except (UnsupportedIndex, struct.error, ValueError):
                 return _dulwich_changes(repo_dir)
         modified, deleted = _changed_entries(repo_dir, entries, index_mtime_ns)
@@ -198,38 +148,6 @@ def _index_differs_from_head(repo: Repo, entries: dict[bytes, IndexEntry]) -> bo
     if not isinstance(head, Commit):
         return True
     return index_tree_id(entries) != bytes(head.tree)
-
-
-def index_tree_id(entries: dict[bytes, IndexEntry]) -> bytes:
-    """The id (hex) of the tree `git write-tree` would make of these entries, hashed without storing anything."""
-    children: dict[bytes, dict[bytes, tuple[int, bytes]]] = {b"": {}}
-    for name, entry in entries.items():
-        directory, _, base = name.rpartition(b"/")
-        _ensure_directory(children, directory)
-        children[directory][base] = (entry.mode, entry.sha)
-    return _tree_sha(children, b"").hex().encode()
-
-
-def _ensure_directory(children: dict[bytes, dict[bytes, tuple[int, bytes]]], directory: bytes) -> None:
-    while directory not in children:
-        children[directory] = {}
-        parent, _, base = directory.rpartition(b"/")
-        _ensure_directory(children, parent)
-        children[parent][base] = (_TREE, b"")
-        directory = parent
-
-
-def _tree_sha(children: dict[bytes, dict[bytes, tuple[int, bytes]]], directory: bytes) -> bytes:
-    body = []
-    items = children[directory]
-    # git orders a tree's entries by name, a subtree's name compared as if it ended with "/"
-    for base in sorted(items, key=lambda name: name + b"/" if items[name][0] == _TREE else name):
-        mode, sha = items[base]
-        if mode == _TREE:
-            sha = _tree_sha(children, directory + b"/" + base if directory else base)
-        body.append(b"%o %s\0%s" % (mode, base, sha))
-    content = b"".join(body)
-    return hashlib.sha1(b"tree %d\0" % len(content) + content, usedforsecurity=False).digest()
 
 
 def _dulwich_changes(repo_dir: Path) -> WorkTreeChanges:

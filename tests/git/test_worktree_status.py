@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from robot_runtime.gitops import commit_all
-from robot_runtime.worktree_status import index_tree_id, read_index, work_tree_changes
+from robot_runtime.indexfile import index_tree_id, read_index
+from robot_runtime.worktree_status import work_tree_changes
 from tests.git.conftest import git
 
 
@@ -99,7 +100,7 @@ def test_index_tree_id_matches_git_write_tree(work: Path) -> None:
     (work / "brain" / "ns:key9").write_text("other\n")
     git("add", "-A", cwd=work)
     expected = git("write-tree", cwd=work).strip().encode()
-    assert index_tree_id(read_index(work / ".git" / "index")) == expected
+    assert index_tree_id(read_index(work / ".git" / "index").entries) == expected
 
 
 @pytest.mark.parametrize("name", ["modified", "deleted", "untracked in new dir", "symlink", "executable bit"])
@@ -110,3 +111,23 @@ def test_commit_all_leaves_git_with_nothing_to_report(work: Path, name: str) -> 
     assert git("rev-parse", "HEAD", cwd=work).strip() == commit
     git("fsck", "--strict", cwd=work)
     assert work_tree_changes(work).clean
+
+
+def test_rewritten_index_is_what_git_would_write(work: Path) -> None:
+    (work / "brain" / "ns:key1").write_text("rewritten\n")
+    (work / "brain" / "ns:key2").unlink()
+    commit_all(work, "Automated backup of robot state")
+    assert git("diff-index", "--cached", "HEAD", cwd=work) == ""
+    ours = git("ls-files", "--stage", "--debug", cwd=work)
+    git("update-index", "--really-refresh", cwd=work)
+    assert git("ls-files", "--stage", "--debug", cwd=work) == ours
+
+
+@pytest.mark.parametrize("version", ["3", "4"])
+def test_other_index_versions_still_work(work: Path, version: str) -> None:
+    git("update-index", "--index-version", version, cwd=work)
+    SCENARIOS["modified"](work)
+    SCENARIOS["untracked"](work)
+    assert set(work_tree_changes(work).paths) == porcelain_paths(work)
+    commit_all(work, "Automated backup of robot state")
+    assert git("status", "--porcelain", "-uall", cwd=work) == ""

@@ -1,0 +1,170 @@
+"""The git index file (versions 2 and 3) read and rewritten in one pass, and the trees it describes.
+
+For a work tree of thousands of files dulwich's Index builds and serialises a Python object per entry on every
+read and write; a backup changes a handful of entries, so this module keeps every other entry as the exact bytes
+it was read as. Anything it does not handle (version 4, merge conflicts, SHA-256 repositories) raises
+UnsupportedIndex and the caller uses dulwich instead. Extensions (such as the cache-tree) are dropped on rewrite,
+which git accepts: they are optional caches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+_HEADER = struct.Struct(">4sLL")
+_ENTRY = struct.Struct(">LLLLLLLLLL20sH")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size, sha, flags
+_EXTENDED_FLAG = 0x4000
+_NAME_MASK = 0x0FFF
+_STAGE_MASK = 0x3000
+_UINT32 = 0xFFFFFFFF
+_TREE = 0o040000
+_SYMLINK = 0o120000
+_NANOSECONDS = 10**9
+
+# A function that stores one object given its type name and raw content (used for trees).
+StoreObject = Callable[[bytes, bytes], None]
+
+
+class UnsupportedIndex(Exception):
+    """An index this module does not parse (version 4, conflicts, ...): use dulwich instead."""
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """What the clean check needs of one index entry, and the entry's exact bytes for rewriting."""
+
+    sha: bytes
+    mode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    raw: bytes
+
+
+@dataclass
+class IndexFile:
+    """A parsed index: its version and its entries by path (in any order; they are sorted on write)."""
+
+    version: int
+    entries: dict[bytes, IndexEntry]
+
+
+def read_index(path: Path) -> IndexFile:
+    """Parse a version 2 or 3 git index; raises UnsupportedIndex for anything else."""
+    data = path.read_bytes()
+    try:
+        signature, version, count = _HEADER.unpack_from(data, 0)
+    except struct.error:
+        raise UnsupportedIndex("truncated header") from None
+    if signature != b"DIRC" or version not in (2, 3):
+        raise UnsupportedIndex(f"index version {version}")
+    entries: dict[bytes, IndexEntry] = {}
+    offset = _HEADER.size
+    try:
+        for _ in range(count):
+            name, entry, offset = _read_entry(data, offset)
+            entries[name] = entry
+    except (struct.error, ValueError):
+        raise UnsupportedIndex("truncated or malformed entry") from None
+    return IndexFile(version=version, entries=entries)
+
+
+def _read_entry(data: bytes, offset: int) -> tuple[bytes, IndexEntry, int]:
+    fields = _ENTRY.unpack_from(data, offset)
+    flags = fields[11]
+    if flags & _STAGE_MASK:
+        raise UnsupportedIndex("merge conflict entries")
+    name_start = offset + _ENTRY.size + (2 if flags & _EXTENDED_FLAG else 0)
+    name_end = data.index(b"\0", name_start)
+    name = data[name_start:name_end]
+    if (flags & _NAME_MASK) != _NAME_MASK and len(name) != flags & _NAME_MASK:
+        raise UnsupportedIndex("entry name length mismatch")
+    end = offset + ((name_end - offset + 8) & ~7)
+    entry = IndexEntry(
+        sha=fields[10],
+        mode=fields[6],
+        size=fields[9],
+        mtime_ns=fields[2] * _NANOSECONDS + fields[3],
+        ctime_ns=fields[0] * _NANOSECONDS + fields[1],
+        inode=fields[5],
+        raw=data[offset:end],
+    )
+    return name, entry, end
+
+
+def entry_from_stat(name: bytes, st: os.stat_result, sha: bytes) -> IndexEntry:
+    """A new entry for a regular file or symlink with blob id `sha` (20 raw bytes), as git would record it."""
+    mode = _SYMLINK if stat.S_ISLNK(st.st_mode) else (0o100755 if st.st_mode & 0o100 else 0o100644)
+    ctime_s, ctime_ns = divmod(st.st_ctime_ns, _NANOSECONDS)
+    mtime_s, mtime_ns = divmod(st.st_mtime_ns, _NANOSECONDS)
+    fields = (ctime_s, ctime_ns, mtime_s, mtime_ns, st.st_dev, st.st_ino, mode, st.st_uid, st.st_gid, st.st_size)
+    packed = _ENTRY.pack(*(value & _UINT32 for value in fields), sha, min(len(name), _NAME_MASK))
+    raw = packed + name + b"\0" * (8 - (len(packed) + len(name)) % 8)
+    return IndexEntry(
+        sha=sha,
+        mode=mode,
+        size=st.st_size & _UINT32,
+        mtime_ns=(mtime_s & _UINT32) * _NANOSECONDS + mtime_ns,
+        ctime_ns=(ctime_s & _UINT32) * _NANOSECONDS + ctime_ns,
+        inode=st.st_ino & _UINT32,
+        raw=raw,
+    )
+
+
+def write_index(path: Path, index: IndexFile) -> None:
+    """Write the index atomically (index.lock, then rename), entries sorted by path, with its SHA-1 trailer."""
+    body = b"".join(index.entries[name].raw for name in sorted(index.entries))
+    content = _HEADER.pack(b"DIRC", index.version, len(index.entries)) + body
+    content += hashlib.sha1(content, usedforsecurity=False).digest()
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(lock, path)
+    except BaseException:
+        lock.unlink(missing_ok=True)
+        raise
+
+
+def index_tree_id(entries: dict[bytes, IndexEntry], store: StoreObject | None = None) -> bytes:
+    """The id (hex) of the tree `git write-tree` makes of these entries; `store` receives every tree object."""
+    children: dict[bytes, dict[bytes, tuple[int, bytes]]] = {b"": {}}
+    for name, entry in entries.items():
+        directory, _, base = name.rpartition(b"/")
+        _ensure_directory(children, directory)
+        children[directory][base] = (entry.mode, entry.sha)
+    return _tree_sha(children, b"", store).hex().encode()
+
+
+def _ensure_directory(children: dict[bytes, dict[bytes, tuple[int, bytes]]], directory: bytes) -> None:
+    if directory in children:
+        return
+    children[directory] = {}
+    parent, _, base = directory.rpartition(b"/")
+    _ensure_directory(children, parent)
+    children[parent][base] = (_TREE, b"")
+
+
+def _tree_sha(
+    children: dict[bytes, dict[bytes, tuple[int, bytes]]], directory: bytes, store: StoreObject | None
+) -> bytes:
+    body = []
+    items = children[directory]
+    # git orders a tree's entries by name, a subtree's name compared as if it ended with "/"
+    for base in sorted(items, key=lambda name: name + b"/" if items[name][0] == _TREE else name):
+        mode, sha = items[base]
+        if mode == _TREE:
+            sha = _tree_sha(children, directory + b"/" + base if directory else base, store)
+        body.append(b"%o %s\0%s" % (mode, base, sha))
+    content = b"".join(body)
+    if store is not None:
+        store(b"tree", content)
+    return hashlib.sha1(b"tree %d\0" % len(content) + content, usedforsecurity=False).digest()
