@@ -7,15 +7,20 @@ deploy key is usually valid for one repository only). Backup always pushes with 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from robot_runtime import crypto, keys
 from robot_runtime.errors import RobotError
 from robot_runtime.gitops import Remote
 from robot_runtime.settings import DEFAULT_STATE_BRANCH, Settings
 from robot_runtime.ssh import is_ssh_url, ssh_identity
+
+# The manage key unlocked by unlocked_manage_key, with the fingerprint of the files it was unlocked from.
+_UNLOCKED: dict[str, tuple[tuple[object, ...], bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,41 @@ def manage_access(settings: Settings, url: str) -> Iterator[Remote]:
     if not is_ssh_url(url):
         yield Remote(url)
         return
-    runtime_key = crypto.runtime_key(settings.custom_dir, settings.require_encryption_key(), settings.environment)
-    private_key = keys.manage_key(settings.custom_dir, runtime_key)
+    private_key = unlocked_manage_key(settings)
     with ssh_identity(private_key, known_hosts(settings), insecure=settings.insecure_ssh) as identity:
         yield Remote(url, identity)
+
+
+def unlocked_manage_key(settings: Settings) -> bytes:
+    """The manage key, unlocked once per process and configuration: its passphrase KDF (bcrypt) takes ~0.3 s.
+
+    The unlocked key is kept in this process's memory only (which already holds GOPHER_ENCRYPTION_KEY); it is
+    unlocked again whenever robot.yaml, the key file or the encrypted runtime key changes.
+    """
+    fingerprint = _manage_key_fingerprint(settings)
+    cached = _UNLOCKED.get("manage")
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    runtime_key = crypto.runtime_key(settings.custom_dir, settings.require_encryption_key(), settings.environment)
+    private_key = keys.manage_key(settings.custom_dir, runtime_key)
+    _UNLOCKED["manage"] = (fingerprint, private_key)
+    return private_key
+
+
+def _manage_key_fingerprint(settings: Settings) -> tuple[object, ...]:
+    custom = settings.custom_dir
+    watched = [custom / "conf" / "robot.yaml", crypto.binary_key_path(custom, settings.environment), custom / "ssh"]
+    watched += sorted((custom / "ssh").iterdir()) if (custom / "ssh").is_dir() else []
+    key_digest = hashlib.sha256(settings.require_encryption_key().encode()).digest()
+    return (str(custom), settings.environment, key_digest, *(_stat_signature(path) for path in watched))
+
+
+def _stat_signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 @contextmanager

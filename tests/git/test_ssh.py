@@ -171,6 +171,8 @@ def test_backup_with_an_unauthorized_manage_key_fails_and_keeps_state(
         tmp_path / "home", repository=sshd.url(ssh_robot.bare), host_keys=encode_env_key(sshd.known_hosts_line())
     )
     bootstrap(settings)
+    assert backup(settings).result == "Pushed"  # the manage key is unlocked (and kept in memory) here
+    pushed = ssh_robot.remote_commit("robot-state")
     # Swap the manage key file for one the server does not know: the push must fail, the memory must stay.
     stranger = new_keypair(MANAGE_PASSPHRASE)
     (settings.custom_dir / "ssh" / "manage_key").write_bytes(stranger.private_openssh)
@@ -179,7 +181,7 @@ def test_backup_with_an_unauthorized_manage_key_fails_and_keeps_state(
     assert result.result == "Failed"
     assert "permission denied" in result.message
     assert memory.exists()
-    assert ssh_robot.remote_commit("robot-state") is None
+    assert ssh_robot.remote_commit("robot-state") == pushed
     assert_no_secret(ssh_robot, result.to_json())
 
 
