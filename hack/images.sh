@@ -5,7 +5,8 @@
 # this machine's CA bundle and index settings as build secrets (never stored in a layer).
 # The last two lines of output are the robot image's reference and the operator image's reference.
 # Environment: CONTAINER_ENGINE (podman|docker), GOPHERBOT_IMAGE (optional image holding /opt/gopherbot),
-# ROBOT_IMAGE / OPERATOR_IMAGE / BASE_IMAGE override hack/images.env.
+# ROBOT_IMAGE / OPERATOR_IMAGE / BASE_IMAGE override hack/images.env, IMAGES_ONLY=robot|operator builds one
+# (and prints only its reference).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -78,7 +79,12 @@ build() {
   log "built $ref in $((end - start))s, size $("$ENGINE" image inspect --format '{{.Size}}' "$ref") bytes"
 }
 
-build robot/Containerfile "$ROBOT_IMAGE"
-build operator/Containerfile "$OPERATOR_IMAGE"
-echo "$ROBOT_IMAGE"
-echo "$OPERATOR_IMAGE"
+case "${IMAGES_ONLY:-}" in
+  robot) build robot/Containerfile "$ROBOT_IMAGE"; echo "$ROBOT_IMAGE" ;;
+  operator) build operator/Containerfile "$OPERATOR_IMAGE"; echo "$OPERATOR_IMAGE" ;;
+  "") build robot/Containerfile "$ROBOT_IMAGE"
+      build operator/Containerfile "$OPERATOR_IMAGE"
+      echo "$ROBOT_IMAGE"
+      echo "$OPERATOR_IMAGE" ;;
+  *) die "IMAGES_ONLY must be robot or operator" ;;
+esac

@@ -207,3 +207,41 @@ def run_once(
     """`podman run --rm` to completion (read-only root, host network), returning its output and status."""
     args = ["run", "--rm", "--network", "host", "--read-only", "--no-healthcheck", *options, image, *command]
     return podman(*args, check=False, timeout=timeout)
+
+
+STANDIN_CONTAINERFILE = """\
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+COPY memory_bot.py gopherbot /opt/gopherbot/
+"""
+STANDIN_LAUNCHER = """\
+#!/bin/sh
+# A stand-in for the Gopherbot binary: the memory test bot.
+exec python3 /opt/gopherbot/memory_bot.py "$@"
+"""
+
+
+def build_robot_with_gopherbot(directory: Path, bot_script: Path, tag: str) -> str:
+    """The robot image built with GOPHERBOT_IMAGE = an image whose /opt/gopherbot/gopherbot is the memory bot.
+
+    Exercises the Containerfile's optional Gopherbot stage, so a pod template's default args (the Gopherbot
+    binary) run unchanged. Returns the robot image reference.
+    """
+    base = images_env()["BASE_IMAGE"]
+    context = directory / "gopherbot-standin"
+    context.mkdir(parents=True, exist_ok=True)
+    (context / "Containerfile").write_text(STANDIN_CONTAINERFILE)
+    shutil.copyfile(bot_script, context / "memory_bot.py")
+    launcher = context / "gopherbot"
+    launcher.write_text(STANDIN_LAUNCHER)
+    launcher.chmod(0o755)
+    standin = f"{tag}-gopherbot-standin"
+    podman("build", "--pull=never", "--build-arg", f"BASE_IMAGE={base}", "-t", standin, str(context), timeout=300)
+    env = podman_env()
+    env.update(CONTAINER_ENGINE="podman", IMAGES_ONLY="robot", ROBOT_IMAGE=tag, GOPHERBOT_IMAGE=standin)
+    result = subprocess.run(
+        [str(IMAGES_SCRIPT)], capture_output=True, text=True, env=env, timeout=BUILD_TIMEOUT_S, check=False, cwd=ROOT
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"hack/images.sh (robot with {standin}) exited {result.returncode}: {result.stderr[-3000:]}")
+    return result.stdout.strip().splitlines()[-1]
