@@ -52,8 +52,13 @@ cmd_build() {
   echo "controlplane: built in $((SECONDS - start)) s"
 }
 
+PYTHON="$ROOT/.venv/bin/python"
+[[ -x "$PYTHON" ]] || PYTHON=python3
+
 case "${1:-}" in
   build) cmd_build ;;
   bin-dir) bin_dir ;;
+  up) cmd_build >&2 && exec "$PYTHON" "$ROOT/tests/kubecluster.py" up "${@:2}" ;;
+  down) exec "$PYTHON" "$ROOT/tests/kubecluster.py" down "${@:2}" ;;
   *) echo "usage: hack/controlplane.sh build|up|down|bin-dir" >&2; exit 2 ;;
 esac
