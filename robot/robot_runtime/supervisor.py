@@ -344,7 +344,7 @@ class Supervisor:
         status = self._stop_child(child, grace)
         self._child_gone(status)
         LOG.error(
-            "fenced copy stopped the robot (%s) and does NOT push a final backup: another copy may own the state now; "
+            "fenced copy stopped the robot (%s) and pushes NO final backup, since another copy may own the state now; "
             "memories written since the last backup stay only in this copy's state/",
             _describe(status),
         )
