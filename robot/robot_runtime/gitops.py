@@ -23,10 +23,18 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from robot_runtime.errors import RobotError
-from robot_runtime.indexfile import IndexFile, UnsupportedIndex, entry_from_stat, index_tree_id, read_index, write_index
+from robot_runtime.indexfile import (
+    IndexFile,
+    UnsupportedIndex,
+    entry_from_stat,
+    index_tree_id,
+    read_index,
+    remember_tree_id,
+    write_index,
+)
 from robot_runtime.settings import redact_url
 from robot_runtime.ssh import SshIdentity, remote_error
-from robot_runtime.worktree_status import WorkTreeChanges, work_tree_changes
+from robot_runtime.worktree_status import WorkTreeChanges, tree_memo_file, work_tree_changes
 
 if TYPE_CHECKING:
     from dulwich.client import GeneratePackDataFunc
@@ -110,7 +118,12 @@ def fetch_branch_into_new_repo(remote: Remote, branch: str | None, target: Path)
         fetched = _fetch_one_branch(repo, remote, branch)
         _set_up_branch(repo, remote, fetched)
         if fetched.commit is not None:
-            checkout_new_work_tree(repo)
+            try:
+                checkout_new_work_tree(repo)
+            except OSError as error:
+                raise RobotError(
+                    f"cannot write the files of {remote.display} into {target}: {error.strerror}"
+                ) from None
         return fetched
     finally:
         repo.close()
@@ -125,7 +138,7 @@ def checkout_new_work_tree(repo: Repo) -> None:
     head = repo[repo.head()]
     assert isinstance(head, Commit)
     entries = list(iter_tree_contents(repo.object_store, head.tree))
-    if not all(_plain_entry(entry) for entry in entries):
+    if not _streamable(entries):
         repo.get_worktree().reset_index()
         return
     root = os.fsencode(repo.path)
@@ -144,6 +157,22 @@ def checkout_new_work_tree(repo: Repo) -> None:
             _write_new_file(full_path, content, executable=bool(entry.mode & 0o100))
         index[entry.path] = index_entry_from_stat(os.lstat(full_path), entry.sha, mode=entry.mode)
     index.write()
+
+
+def _streamable(entries: list[TreeEntry]) -> bool:
+    """Every entry plain and safe, and no path below a symlink of the same tree (nothing written outside)."""
+    paths = [entry.path for entry in entries if entry.path is not None]
+    symlinks = {entry.path for entry in entries if entry.path is not None and stat.S_ISLNK(entry.mode or 0)}
+    if len(set(paths)) != len(entries):
+        return False
+    return all(_plain_entry(entry) for entry in entries) and not any(
+        _parents(path) & symlinks for path in paths if symlinks
+    )
+
+
+def _parents(path: bytes) -> set[bytes]:
+    parts = path.split(b"/")
+    return {b"/".join(parts[:end]) for end in range(1, len(parts))}
 
 
 def _plain_entry(entry: TreeEntry) -> bool:
@@ -303,7 +332,9 @@ def _stage_with_index_file(repo: Repo, paths: list[bytes]) -> bytes:
         repo.object_store.add_object(blob)
         index.entries[path] = entry_from_stat(path, st, bytes.fromhex(blob.id.decode()))
     write_index(index_path, index)
-    return index_tree_id(index.entries, store=_tree_writer(repo))
+    tree = index_tree_id(index.entries, store=_tree_writer(repo))
+    remember_tree_id(index, tree, tree_memo_file(repo))
+    return tree
 
 
 def _plain_file_stat(path: bytes) -> os.stat_result | None:

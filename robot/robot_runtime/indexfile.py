@@ -54,6 +54,7 @@ class IndexFile:
 
     version: int
     entries: dict[bytes, IndexEntry]
+    checksum: bytes = b""  # the SHA-1 trailer: it identifies the whole content
 
 
 def read_index(path: Path) -> IndexFile:
@@ -73,7 +74,7 @@ def read_index(path: Path) -> IndexFile:
             entries[name] = entry
     except (struct.error, ValueError):
         raise UnsupportedIndex("truncated or malformed entry") from None
-    return IndexFile(version=version, entries=entries)
+    return IndexFile(version=version, entries=entries, checksum=data[-20:])
 
 
 def _read_entry(data: bytes, offset: int) -> tuple[bytes, IndexEntry, int]:
@@ -122,7 +123,8 @@ def write_index(path: Path, index: IndexFile) -> None:
     """Write the index atomically (index.lock, then rename), entries sorted by path, with its SHA-1 trailer."""
     body = b"".join(index.entries[name].raw for name in sorted(index.entries))
     content = _HEADER.pack(b"DIRC", index.version, len(index.entries)) + body
-    content += hashlib.sha1(content, usedforsecurity=False).digest()
+    index.checksum = hashlib.sha1(content, usedforsecurity=False).digest()
+    content += index.checksum
     lock = path.with_name(path.name + ".lock")
     fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
@@ -132,6 +134,29 @@ def write_index(path: Path, index: IndexFile) -> None:
     except BaseException:
         lock.unlink(missing_ok=True)
         raise
+
+
+def remembered_tree_id(index: IndexFile, memo_file: Path) -> bytes:
+    """index_tree_id, remembered in `memo_file` against the index's checksum (the tree is a function of it)."""
+    try:
+        checksum, tree = memo_file.read_text().split()
+        if bytes.fromhex(checksum) == index.checksum and index.checksum:
+            return tree.encode()
+    except (OSError, ValueError):
+        pass
+    tree_id = index_tree_id(index.entries)
+    remember_tree_id(index, tree_id, memo_file)
+    return tree_id
+
+
+def remember_tree_id(index: IndexFile, tree_id: bytes, memo_file: Path) -> None:
+    """Record the tree of this index content (best effort: a memo that cannot be written is only recomputed)."""
+    temporary = memo_file.with_name(memo_file.name + ".tmp")
+    try:
+        temporary.write_text(f"{index.checksum.hex()} {tree_id.decode()}\n")
+        os.replace(temporary, memo_file)
+    except OSError:
+        temporary.unlink(missing_ok=True)
 
 
 def index_tree_id(entries: dict[bytes, IndexEntry], store: StoreObject | None = None) -> bytes:

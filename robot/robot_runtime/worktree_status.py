@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +21,10 @@ from dulwich.ignore import IgnoreFilterManager
 from dulwich.objects import Commit
 from dulwich.repo import Repo
 
-from robot_runtime.indexfile import IndexEntry, UnsupportedIndex, index_tree_id, read_index
+from robot_runtime.indexfile import IndexEntry, IndexFile, UnsupportedIndex, read_index, remembered_tree_id
 
 _GITLINK = 0o160000
+TREE_MEMO = "robot-runtime-index-tree"
 
 
 @dataclass(frozen=True)
@@ -47,23 +47,23 @@ class WorkTreeChanges:
 
 def work_tree_changes(repo_dir: Path) -> WorkTreeChanges:
     """Compare HEAD, the index and the work tree, as `git status --porcelain` would (ignored files excluded)."""
-    index_file = repo_dir / ".git" / "index"
     with Repo(str(repo_dir)) as repo:
+        index_file = Path(repo.index_path())
         if not index_file.exists():
-            entries: dict[bytes, IndexEntry] = {}
+            index = IndexFile(version=2, entries={})
             index_mtime_ns = 0
         else:
             try:
                 index_mtime_ns = index_file.stat().st_mtime_ns
-                entries = read_index(index_file).entries
-            except (UnsupportedIndex, struct.error, ValueError):
+                index = read_index(index_file)
+            except UnsupportedIndex:
                 return _dulwich_changes(repo_dir)
-        modified, deleted = _changed_entries(repo_dir, entries, index_mtime_ns)
+        modified, deleted = _changed_entries(repo_dir, index.entries, index_mtime_ns)
         return WorkTreeChanges(
             modified=modified,
             deleted=deleted,
-            untracked=_untracked(repo, repo_dir, entries),
-            staged=_index_differs_from_head(repo, entries),
+            untracked=_untracked(repo, repo_dir, index.entries),
+            staged=_index_differs_from_head(repo, index),
         )
 
 
@@ -140,14 +140,19 @@ def _work_tree_files(root: bytes) -> Iterator[bytes]:
                 yield full[prefix_length:]
 
 
-def _index_differs_from_head(repo: Repo, entries: dict[bytes, IndexEntry]) -> bool:
+def _index_differs_from_head(repo: Repo, index: IndexFile) -> bool:
     try:
         head = repo[repo.head()]
     except KeyError:
-        return bool(entries)
+        return bool(index.entries)
     if not isinstance(head, Commit):
         return True
-    return index_tree_id(entries) != bytes(head.tree)
+    return remembered_tree_id(index, tree_memo_file(repo)) != bytes(head.tree)
+
+
+def tree_memo_file(repo: Repo) -> Path:
+    """Where the tree id of the current index content is remembered (inside .git, so never committed)."""
+    return Path(repo.controldir()) / TREE_MEMO
 
 
 def _dulwich_changes(repo_dir: Path) -> WorkTreeChanges:

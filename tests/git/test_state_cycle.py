@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from robot_runtime.backup import COMMIT_MESSAGE, IGNORED_PATTERNS, backup
 from robot_runtime.bootstrap import bootstrap
 from robot_runtime.errors import RobotError
+from robot_runtime.gitops import Remote, fetch_branch_into_new_repo
 from robot_runtime.restore import restore
 from tests.git.conftest import ENCRYPTION_KEY, RobotRepo, git
 from tests.robotkit import read_memory, write_memory
@@ -303,3 +306,25 @@ def test_clone_writes_files_like_git(robot_repo: RobotRepo, tmp_path: Path, attr
     assert (custom / "conf" / "link.yaml").read_text() == (custom / "conf" / "robot.yaml").read_text()
     assert git("-C", str(custom), "status", "--porcelain", "-uall") == ""
     assert tree_bytes(custom) == tree_bytes(seed)
+
+
+def test_a_crafted_tree_cannot_write_through_a_symlink(tmp_path: Path) -> None:
+    """A tree holding `a` both as a symlink to outside and as a directory must not write outside the work tree."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    bare = tmp_path / "crafted.git"
+    git("init", "-q", "--bare", str(bare))
+
+    def plumbing(*args: str, stdin: str) -> str:
+        done = subprocess.run(["git", *args], cwd=bare, input=stdin, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    link = plumbing("hash-object", "-w", "--stdin", stdin=str(outside))
+    blob = plumbing("hash-object", "-w", "--stdin", stdin="pwned\n")
+    subtree = plumbing("mktree", stdin=f"100644 blob {blob}\tevil\n")
+    tree = plumbing("mktree", stdin=f"120000 blob {link}\ta\n040000 tree {subtree}\ta\n")
+    commit = plumbing("commit-tree", tree, "-m", "crafted", stdin="")
+    git("-C", str(bare), "update-ref", "refs/heads/main", commit)
+    with contextlib.suppress(RobotError, ValueError, OSError):  # refusing is fine; writing outside is not
+        fetch_branch_into_new_repo(Remote(f"file://{bare}"), "main", tmp_path / "clone")
+    assert not (outside / "evil").exists()

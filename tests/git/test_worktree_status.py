@@ -10,7 +10,7 @@ import pytest
 
 from robot_runtime.gitops import commit_all
 from robot_runtime.indexfile import index_tree_id, read_index
-from robot_runtime.worktree_status import work_tree_changes
+from robot_runtime.worktree_status import TREE_MEMO, work_tree_changes
 from tests.git.conftest import git
 
 
@@ -131,3 +131,15 @@ def test_other_index_versions_still_work(work: Path, version: str) -> None:
     assert set(work_tree_changes(work).paths) == porcelain_paths(work)
     commit_all(work, "Automated backup of robot state")
     assert git("status", "--porcelain", "-uall", cwd=work) == ""
+
+
+def test_remembered_tree_follows_the_index(work: Path) -> None:
+    SCENARIOS["modified"](work)
+    commit_all(work, "Automated backup of robot state")
+    memo = work / ".git" / TREE_MEMO
+    assert memo.read_text().split()[1] == git("rev-parse", "HEAD^{tree}", cwd=work).strip()
+    assert work_tree_changes(work).clean
+    staged_only(work)  # the git CLI changes the index: the remembered tree no longer applies
+    assert work_tree_changes(work).staged
+    memo.write_text("garbage")
+    assert work_tree_changes(work).staged
