@@ -13,7 +13,7 @@ SUITE=${BASE_SUITE:-bookworm}
 VARIANT=minbase
 # Preloaded so that the Containerfiles' apt-get step is a no-op here (they still install these on a pulled base).
 INCLUDE=python3,python3-venv,openssh-client,ca-certificates
-CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/robot-operator/images
+CACHE_DIR=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/robot-operator/images
 PODMAN=${PODMAN:-podman}
 
 die() { echo "make-base: $*" >&2; exit 1; }

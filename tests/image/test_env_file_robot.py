@@ -25,7 +25,7 @@ from tests.image.conftest import (
     ImageRobot,
     new_image_robot,
 )
-from tests.imagekit import BuiltImages, Container, free_port, http_status, run_once, wait_for
+from tests.imagekit import BuiltImages, Container, free_port, http_status, podman, run_once, wait_for
 from tests.robotkit import encode_env_key
 from tests.sshd import SshServer, generate_private_key, public_key_line
 
@@ -114,6 +114,8 @@ def test_1_empty_container_clones_restores_and_becomes_ready(lifecycle: Lifecycl
     assert {name: read_memory_bytes(brain[name], robot) for name in RESTORED_MEMORIES} == RESTORED_MEMORIES
     assert container.exec("test", "-d", "custom/conf").returncode == 0
     assert http_status(robot.control_url + "/healthz") == 200
+    health = podman("healthcheck", "run", container.name, check=False)  # the image's HEALTHCHECK command
+    assert health.returncode == 0, health.stdout + health.stderr
     assert container.exec("sh", "-c", "touch /opt/x", check=False).returncode != 0
     assert_no_secret_in(container.logs(), robot)
 
