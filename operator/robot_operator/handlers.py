@@ -226,9 +226,15 @@ def reconcile_robot(body: kopf.Body, **kwargs: Any) -> None:
     run_reconcile(body, repository_index(kwargs))
 
 
-@kopf.on.delete(*ROBOTS, optional=True)
-def release_repository(body: kopf.Body, namespace: str | None, name: str, **kwargs: Any) -> None:
-    """A deleted Robot frees its repository: the Robots in Conflict with it are reconciled (the oldest then runs)."""
+@kopf.on.event(*ROBOTS)
+def robot_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str, **kwargs: Any) -> None:
+    """A deleted Robot frees its repository: the Robots in Conflict with it are reconciled (the oldest then runs).
+
+    A watch event, not `on.delete`: without a finalizer (by design) the Robot is gone at once and kopf runs no
+    deletion handler; the DELETED event still carries its last status (and so its repository).
+    """
+    if event.get("type") != "DELETED":
+        return
     index = repository_index(kwargs)
     for key in repository_entry(body):
         for claim in list(index.get(key, [])):

@@ -135,7 +135,7 @@ def load_api_client(
             config_file=kubeconfig, context=context, client_configuration=configuration
         )
     except (k8s_config.ConfigException, OSError, TypeError) as error:
-        if not in_cluster_first:
+        if not in_cluster_first and kubeconfig is None and context is None:
             return load_api_client(None, None, in_cluster_first=True)
         raise KubeError(0, f"no cluster configuration: {str(error).splitlines()[0]}") from None
     return k8s_client.ApiClient(configuration)

@@ -36,29 +36,44 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kubectl robot",
         description="Manage Gopherbot Robots (gopherbot.io/v1alpha1) in the cluster of your kubeconfig.",
     )
-    parser.add_argument("--kubeconfig", help="path of the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-    parser.add_argument("--context", help="the kubeconfig context to use")
-    parser.add_argument("-n", "--namespace", help="namespace (default: the context's namespace, else 'default')")
+    add_connection_options(parser, None)
+    # As with kubectl, the connection flags may also come after the command (`kubectl robot status floyd -n bots`).
+    after_command = argparse.ArgumentParser(add_help=False)
+    add_connection_options(after_command, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    create = commands.add_parser("create", help="create or update a Robot and its .env Secret from a .env file")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = commands.add_parser(name, help=help_text, parents=[after_command])
+        return sub
+
+    create = command("create", "create or update a Robot and its .env Secret from a .env file")
     create.add_argument("name", help="the Robot's name")
     create.add_argument("--env-file", required=True, type=Path, help="the robot's .env file (stored as a Secret)")
     create.add_argument("--protocol", help="chat protocol (spec.protocol), e.g. slack, rocket, terminal")
     create.add_argument("--secret-name", help="name of the .env Secret (default: NAME-dotenv)")
     create.add_argument("--image", help="robot image (spec.image)")
 
-    backup = commands.add_parser("backup", help="run a backup Job now (like kubectl create job --from=cronjob/...)")
+    backup = command("backup", "run a backup Job now (like kubectl create job --from=cronjob/...)")
     backup.add_argument("name", help="the Robot's name")
     backup.add_argument("--wait", action="store_true", help="wait for the Job and print its JSON result")
     backup.add_argument("--timeout", type=positive_seconds, default=600.0, help="seconds to wait (default 600)")
 
-    show = commands.add_parser("status", help="phase, conditions, last backup and pod of a Robot")
+    show = command("status", "phase, conditions, last backup and pod of a Robot")
     show.add_argument("name", help="the Robot's name")
 
-    listing = commands.add_parser("list", help="list Robots")
+    listing = command("list", "list Robots")
     listing.add_argument("-A", "--all-namespaces", action="store_true", help="list Robots of every namespace")
     return parser
+
+
+def add_connection_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--kubeconfig", default=default, help="path of the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
+    )
+    parser.add_argument("--context", default=default, help="the kubeconfig context to use")
+    parser.add_argument(
+        "-n", "--namespace", default=default, help="namespace (default: the context's namespace, else 'default')"
+    )
 
 
 def positive_seconds(text: str) -> float:

@@ -138,15 +138,19 @@ class Reconciler:
         return outcome
 
     def reconcile_with_fresh_retry(self, body: Mapping[str, Any]) -> Outcome:
-        """Reconcile; when the status write meets a newer Robot (409), re-read it and reconcile once more."""
+        """Reconcile the Robot as it is NOW (re-read under the lock: the caller's body may be stale); when the
+        status write still meets a newer Robot (409), re-read it and reconcile once more."""
         try:
-            return self.reconcile_locked(body)
+            return self.reconcile_current(body)
         except kube.Conflict:
-            metadata = body.get("metadata") or {}
-            fresh = self.kube.get(kube.ROBOT, str(metadata.get("namespace")), str(metadata.get("name")))
-            if fresh is None:
-                return Outcome(phase=names.PHASE_PENDING)
-            return self.reconcile_locked(fresh)
+            return self.reconcile_current(body)
+
+    def reconcile_current(self, body: Mapping[str, Any]) -> Outcome:
+        metadata = body.get("metadata") or {}
+        fresh = self.kube.get(kube.ROBOT, str(metadata.get("namespace")), str(metadata.get("name")))
+        if fresh is None or (fresh.get("metadata") or {}).get("deletionTimestamp"):
+            return Outcome(phase=str((body.get("status") or {}).get("phase") or names.PHASE_PENDING))
+        return self.reconcile_locked(fresh)
 
     def reconcile_locked(self, body: Mapping[str, Any]) -> Outcome:
         try:

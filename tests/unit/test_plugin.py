@@ -236,3 +236,11 @@ def test_namespace_comes_from_the_kubeconfig_context(tmp_path: Any) -> None:
     assert plugin.current_namespace(str(kubeconfig), None) == "chat"
     assert plugin.current_namespace(str(kubeconfig), "d") == "default"
     assert plugin.current_namespace(str(tmp_path / "none"), None) == "default"
+
+
+def test_connection_flags_may_follow_the_command_as_with_kubectl() -> None:
+    after = parse("backup", "waiter", "--wait", "-n", "bots", "--kubeconfig", "k", "--context", "c")
+    assert (after.namespace, after.kubeconfig, after.context, after.wait) == ("bots", "k", "c", True)
+    before = parse("-n", "chat", "status", "floyd")
+    assert before.namespace == "chat"
+    assert parse("list").namespace is None
