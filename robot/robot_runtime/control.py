@@ -88,7 +88,8 @@ class BackupCoordinator:
         self._closed_reason: str | None = None
         self.runs = 0
 
-    def backup(self, join: bool = True) -> BackupResult:
+    def backup(self, join: bool = True, label: str = "backup") -> BackupResult:
+        """Run (or join) a backup; `label` names it in the one log line it gets."""
         with self._cond:
             if self._closed_reason is not None:
                 return _failed(self._closed_reason)
@@ -99,7 +100,7 @@ class BackupCoordinator:
             if self._closed_reason is not None:
                 return _failed(self._closed_reason)
             self._running = True
-        result = self._run_once()
+        result = self._run_once(label)
         with self._cond:
             self._running = False
             self._generation += 1
@@ -125,7 +126,7 @@ class BackupCoordinator:
         assert self._last is not None
         return self._last
 
-    def _run_once(self) -> BackupResult:
+    def _run_once(self, label: str) -> BackupResult:
         self.runs += 1
         try:
             result = self._run_backup()
@@ -135,7 +136,8 @@ class BackupCoordinator:
             LOG.exception("backup raised an unexpected %s", type(error).__name__)
             result = _failed(f"backup failed unexpectedly ({type(error).__name__}); see the robot's log")
         self._metrics.record_backup(result, time.time())
-        LOG.info("backup: %s %s %s", result.result, result.commit or "-", result.message)
+        level = logging.INFO if result.ok else logging.ERROR
+        LOG.log(level, "%s: %s %s %s", label, result.result, result.commit or "-", result.message)
         return result
 
 

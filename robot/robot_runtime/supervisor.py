@@ -363,10 +363,8 @@ class Supervisor:
         self.metrics.ready.set(0)
 
     def _final_backup(self) -> BackupResult:
-        result = self.backups.backup(join=False)
+        result = self.backups.backup(join=False, label="final backup")
         self.backups.close("the robot is stopping")
-        log = LOG.info if result.ok else LOG.error
-        log("final backup: %s %s %s", result.result, result.commit or "-", result.message)
         return result
 
     def _install_signal_handlers(self) -> None:
