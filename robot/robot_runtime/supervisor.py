@@ -235,6 +235,7 @@ class Supervisor:
             self._renewals_done.set()
             if self.keeper is not None and not self._fenced.is_set():
                 self.keeper.release()
+                self.metrics.lease_held.set(0)
             server.stop()
 
     def _run_robot(self) -> int:
@@ -370,8 +371,6 @@ class Supervisor:
     def _install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         signal.signal(signal.SIGINT, self._on_stop_signal)
-        if self._is_pid1:
-            signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the loop; reaping happens there
 
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._stop_signal is None:

@@ -48,6 +48,7 @@ def runtime(robot_repo: RobotRepo, tmp_path: Path) -> Iterator[Callable[..., Run
     for runtime in started:
         assert TOKEN not in runtime.log_text(), "the control token leaked into the runtime's output"
         assert ENCRYPTION_KEY not in runtime.log_text(), "the encryption key leaked into the runtime's output"
+        assert runtime.env()["GOPHER_DEPLOY_KEY"] not in runtime.log_text(), "the deploy key leaked into the output"
 
 
 def test_health_readiness_token_checked_backup_metrics_and_final_backup(
