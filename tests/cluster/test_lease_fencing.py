@@ -172,19 +172,7 @@ def test_one_lease_one_running_copy(
     proxies = [TcpProxy(api_address(control_plane)) for _ in range(2)]
 
     def copy(name: str, config: Path) -> Runtime:
-        runtime = Runtime(
-            home=tmp_path / name,
-            repo=robot_repo,
-            log=tmp_path / f"{name}.log",
-            stop_timeout="20",
-            extra_env={
-                "KUBECONFIG": str(config),
-                "HOSTNAME": name,
-                "ROBOT_LEASE_NAME": LEASE,
-                "ROBOT_LEASE_NAMESPACE": namespace,
-                "ROBOT_LEASE_DURATION": str(DURATION),
-            },
-        )
+        runtime = lease_copy(tmp_path, robot_repo, name, config, namespace)
         copies.append(runtime)
         return runtime.start()
 
@@ -250,3 +238,56 @@ def test_one_lease_one_running_copy(
 
 def parse_time(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
+
+
+def lease_copy(tmp_path: Path, repo: RobotRepo, name: str, kubeconfig: Path, namespace: str) -> Runtime:
+    return Runtime(
+        home=tmp_path / name,
+        repo=repo,
+        log=tmp_path / f"{name}.log",
+        extra_env={
+            "KUBECONFIG": str(kubeconfig),
+            "HOSTNAME": name,
+            "ROBOT_LEASE_NAME": LEASE,
+            "ROBOT_LEASE_NAMESPACE": namespace,
+            "ROBOT_LEASE_DURATION": str(DURATION),
+        },
+    )
+
+
+def test_waiting_copy_stops_at_once_and_a_copy_without_rbac_fails_clearly(
+    control_plane: ControlPlane,
+    kubectl: Kubectl,
+    namespace: str,
+    robot_repo: RobotRepo,
+    tmp_path: Path,
+    copies: list[Runtime],
+) -> None:
+    kubectl.apply(*lease_role(namespace))
+    kubeconfig = service_account_kubeconfig(control_plane, namespace, SERVICE_ACCOUNT)
+    holder = lease_copy(tmp_path, robot_repo, "holder", kubeconfig, namespace)
+    copies.append(holder.start())
+    wait_for(lambda: ready(holder) and holder.bot_started(), "the holder to start its child")
+
+    waiting = lease_copy(tmp_path, robot_repo, "waiting", kubeconfig, namespace)
+    copies.append(waiting.start())
+    wait_for(lambda: "waiting for Lease" in waiting.log_text(), "the second copy to wait for the Lease")
+    waiting.signal(signal.SIGTERM)
+    assert waiting.wait(timeout=10) == 0
+    assert not waiting.bot_started()
+    assert "the robot never started" in waiting.log_text()
+
+    # The namespace's default ServiceAccount has no Role: refusing is immediate and says why, on one line.
+    unauthorised = lease_copy(
+        tmp_path, robot_repo, "no-rbac", service_account_kubeconfig(control_plane, namespace, "default"), namespace
+    )
+    copies.append(unauthorised.start())
+    assert unauthorised.wait(timeout=30) == 1
+    log = unauthorised.log_text()
+    assert f"not allowed to read Lease {namespace}/{LEASE}" in log
+    assert "Traceback" not in log
+    assert not unauthorised.bot_started()
+
+    holder.signal(signal.SIGTERM)
+    assert holder.wait() == 0, holder.log_text()
+    assert "holderIdentity" not in lease_spec(kubectl, namespace)
