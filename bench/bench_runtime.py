@@ -89,14 +89,20 @@ def generate_robot(directory: Path) -> Fixture:
     return Fixture(bare, config.runtime_key, new_keypair().private_openssh, config.manage_private_key)
 
 
-def median_seconds(action: Callable[[int], None], setup: Callable[[int], None], rounds: int) -> float:
-    times = []
+def side_by_side(
+    runtime: Callable[[int], None], cli: Callable[[int], None], setup: Callable[[int], None], rounds: int
+) -> tuple[float, float]:
+    """Median seconds of each, run alternately (order swapped every round) so both see the same machine load."""
+    runtime_times: list[float] = []
+    cli_times: list[float] = []
     for round_number in range(rounds):
         setup(round_number)
-        start = time.perf_counter()
-        action(round_number)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        pair = [(runtime, runtime_times), (cli, cli_times)]
+        for action, times in pair if round_number % 2 == 0 else reversed(pair):
+            start = time.perf_counter()
+            action(round_number)
+            times.append(time.perf_counter() - start)
+    return statistics.median(runtime_times), statistics.median(cli_times)
 
 
 @dataclass
@@ -154,13 +160,7 @@ def bench_transport(fixture: Fixture, transport: Transport, work: Path, rounds: 
         for branch, target in (("main", "custom"), ("robot-state", "state")):
             git("clone", "-q", "--single-branch", "-b", branch, transport.url, str(home / target), env=transport.env)
 
-    rows.append(
-        (
-            "bootstrap+restore vs git clone x2",
-            median_seconds(runtime_bootstrap, fresh, rounds),
-            median_seconds(cli_clone, fresh, rounds),
-        )
-    )
+    rows.append(("bootstrap+restore vs git clone x2", *side_by_side(runtime_bootstrap, cli_clone, fresh, rounds)))
     runtime_home = work / "runtime0"
     cli_home = work / "cli0"
     fresh(0)
@@ -178,13 +178,7 @@ def bench_transport(fixture: Fixture, transport: Transport, work: Path, rounds: 
     def cli_status(_: int) -> None:
         subprocess.run(["git", "status", "--porcelain"], cwd=cli_home / "state", check=True, capture_output=True)
 
-    rows.append(
-        (
-            "no-change backup vs git status",
-            median_seconds(runtime_check, nothing, rounds),
-            median_seconds(cli_status, nothing, rounds),
-        )
-    )
+    rows.append(("no-change backup vs git status", *side_by_side(runtime_check, cli_status, nothing, rounds)))
 
     def touch_runtime(round_number: int) -> None:
         write_memory(settings.brain_dir, fixture.runtime_key, "ns0:memory0", f'"runtime round {round_number}"')
@@ -230,7 +224,7 @@ def timed(action: Callable[[int], None], round_number: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--transport", choices=("file", "ssh", "both"), default="both")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-runtime-") as temp:

@@ -6,10 +6,11 @@ import logging
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from robot_runtime import crypto, keys
-from robot_runtime.access import deploy_access
+from robot_runtime.access import deploy_access, state_location
 from robot_runtime.errors import RobotError
 from robot_runtime.gitops import fetch_branch_into_new_repo
 from robot_runtime.restore import restore
@@ -20,15 +21,34 @@ log = logging.getLogger(__name__)
 
 
 def bootstrap(settings: Settings) -> None:
-    """Clone GOPHER_CUSTOM_REPOSITORY into custom/ unless custom/conf exists; restore unless state/ is a clone."""
-    if (settings.custom_dir / "conf").is_dir():
+    """Clone GOPHER_CUSTOM_REPOSITORY into custom/ unless custom/conf exists; restore unless state/ is a clone.
+
+    When both are needed and state is read with the deploy key (it lives in the configuration repository), the two
+    fetches run side by side; each still swaps its directory in only when complete, so a failure of either leaves
+    nothing half-written, and the first error is raised once both have finished.
+    """
+    need_clone = not (settings.custom_dir / "conf").is_dir()
+    need_restore = not (settings.state_dir / ".git").exists()
+    if not need_clone:
         log.info("custom/conf exists: using the configuration already in %s", settings.custom_dir)
-    else:
-        clone_configuration(settings)
-    if (settings.state_dir / ".git").exists():
+    if not need_restore:
         log.info("state/.git exists: the robot's state is already restored")
-    else:
+    if need_clone and need_restore and not state_location(settings).separate:
+        _clone_and_restore_together(settings)
+        return
+    if need_clone:
+        clone_configuration(settings)
+    if need_restore:
         log.info("%s", restore(settings, force=False))
+
+
+def _clone_and_restore_together(settings: Settings) -> None:
+    settings.require_repository()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bootstrap") as pool:  # exits when both are done
+        clone = pool.submit(clone_configuration, settings)
+        state = pool.submit(restore, settings, False)
+    clone.result()
+    log.info("%s", state.result())
     check_manage_key(settings)
 
 

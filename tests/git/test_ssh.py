@@ -37,7 +37,10 @@ def assert_no_secret(robot: RobotRepo, text: str) -> None:
         assert secret not in text
 
 
-def test_bootstrap_restore_and_backup_over_ssh(ssh_robot: RobotRepo, sshd: SshServer, tmp_path: Path) -> None:
+def test_bootstrap_restore_and_backup_over_ssh(
+    ssh_robot: RobotRepo, sshd: SshServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     settings = ssh_robot.settings(
         tmp_path / "home", repository=sshd.url(ssh_robot.bare), host_keys=encode_env_key(sshd.known_hosts_line())
     )
@@ -55,6 +58,8 @@ def test_bootstrap_restore_and_backup_over_ssh(ssh_robot: RobotRepo, sshd: SshSe
     other = dataclasses.replace(settings, home=tmp_path / "other")
     bootstrap(other)
     assert read_memory(other.brain_dir / "remember:this", key) == '"over ssh"'
+    assert "cloned" in caplog.text
+    assert_no_secret(ssh_robot, caplog.text)
 
 
 def test_known_hosts_file_is_used(ssh_robot: RobotRepo, sshd: SshServer, tmp_path: Path) -> None:

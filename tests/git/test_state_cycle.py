@@ -54,6 +54,15 @@ def test_bootstrap_clones_a_named_branch(robot_repo: RobotRepo, tmp_path: Path) 
     assert (settings.custom_dir / "conf" / "staging.txt").read_text() == "staging only\n"
 
 
+def test_bootstrap_from_a_plain_local_path(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home", repository=str(robot_repo.bare), deploy_key=None)
+    bootstrap(settings)
+    assert git("-C", str(settings.custom_dir), "rev-parse", "HEAD").strip() == robot_repo.remote_commit("main")
+    write_memory(settings.brain_dir, robot_repo.config.runtime_key, "a:b", "{}")
+    assert backup(settings).result == "Pushed"
+    assert robot_repo.remote_commit("robot-state") is not None
+
+
 def test_bootstrap_keeps_an_existing_configuration(robot_repo: RobotRepo, tmp_path: Path) -> None:
     settings = robot_repo.settings(tmp_path / "home")
     bootstrap(settings)
@@ -328,3 +337,18 @@ def test_a_crafted_tree_cannot_write_through_a_symlink(tmp_path: Path) -> None:
     with contextlib.suppress(RobotError, ValueError, OSError):  # refusing is fine; writing outside is not
         fetch_branch_into_new_repo(Remote(f"file://{bare}"), "main", tmp_path / "clone")
     assert not (outside / "evil").exists()
+
+
+def test_failed_clone_leaves_a_complete_state_and_a_retry_finishes(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    writer = robot_repo.settings(tmp_path / "writer")
+    bootstrap(writer)
+    write_memory(writer.brain_dir, robot_repo.config.runtime_key, "keep:me", '"kept"')
+    assert backup(writer).result == "Pushed"
+    settings = robot_repo.settings(tmp_path / "home", branch="missing")
+    with pytest.raises(RobotError, match="GOPHER_CUSTOM_BRANCH"):
+        bootstrap(settings)  # the configuration and the state are fetched side by side: the state one completed
+    assert not settings.custom_dir.exists()
+    assert tree_bytes(settings.state_dir) == tree_bytes(writer.state_dir)
+    bootstrap(dataclasses.replace(settings, branch="main"))
+    assert (settings.custom_dir / "conf" / "robot.yaml").exists()
+    assert tree_bytes(settings.state_dir) == tree_bytes(writer.state_dir)
