@@ -18,7 +18,7 @@ from tests.kubecluster import ROOT, ControlPlane, build_binaries, operator_envir
 
 DEPLOY_DIR = ROOT / "deploy"
 OPERATOR_BIN = ROOT / ".venv" / "bin" / "robot-operator"
-WAIT_S = 60.0
+WAIT_S = 120.0
 ROBOTS = "robots.gopherbot.io"
 
 
@@ -77,7 +77,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     plane = ControlPlane(bin_dir=build_binaries(), run_dir=tmp_path_factory.mktemp("controlplane"))
     started = time.monotonic()
     plane.start()
-    print(f"\ncontrol plane ready in {time.monotonic() - started:.1f} s at {plane.server} (run dir {plane.run_dir})")
+    _MEASUREMENTS.append(f"control plane ready in {time.monotonic() - started:.1f} s (run dir {plane.run_dir})")
     _CONTROL_PLANES.append(plane)
     try:
         yield plane
@@ -87,6 +87,23 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 
 
 _CONTROL_PLANES: list[ControlPlane] = []
+_MEASUREMENTS: list[str] = []
+
+
+@pytest.fixture
+def measure() -> Callable[[str], None]:
+    """Record a measurement line (timings, counts): printed in the terminal summary of the run."""
+    return _MEASUREMENTS.append
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the cluster tier's measurements (control plane start-up, Robot -> children times, idle writes)."""
+    if _MEASUREMENTS:
+        terminalreporter.section("cluster measurements")
+        for line in _MEASUREMENTS:
+            terminalreporter.write_line(line)
+
+
 _OPERATORS: list[OperatorProcess] = []
 
 
