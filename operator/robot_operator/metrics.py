@@ -13,7 +13,7 @@ REGISTRY: Final = CollectorRegistry(auto_describe=True)
 
 RECONCILES: Final = Counter(
     "robot_operator_reconciles",
-    "Reconciles of Robots, by result (ok, invalid, conflict, error).",
+    "Reconciles of Robots, by result: the phase reported (pending, running, invalid, conflict, ...) or error.",
     ["result"],
     registry=REGISTRY,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,30 @@ def test_invalid_env_is_reported_and_healed_by_fixing_the_secret(
     assert "too-short-key" not in str(invalid)
     kubectl.apply(r.dotenv_secret("healer-dotenv", namespace, good))
     r.wait_phase(kubectl, "healer", namespace, names.PHASE_PENDING, names.PHASE_RUNNING, names.PHASE_DEGRADED)
+
+
+def operator_setting(operator: OperatorProcess, variable: str) -> str:
+    """A setting of the running operator, from its process environment."""
+    assert operator.proc is not None
+    environ = Path(f"/proc/{operator.proc.pid}/environ").read_bytes().split(b"\0")
+    values = [item.split(b"=", 1)[1].decode() for item in environ if item.startswith(variable.encode() + b"=")]
+    assert values, f"{variable} is not set for the operator"
+    return values[0]
+
+
+def test_metrics_and_liveness_endpoints(kubectl: Kubectl, namespace: str, operator: OperatorProcess) -> None:
+    r.create_robot(kubectl, "counted", namespace)
+    wait_for(lambda: r.phase(kubectl, "counted", namespace), "a phase on Robot counted")
+    metrics_url = f"http://{operator_setting(operator, 'ROBOT_OPERATOR_METRICS_ADDR')}/metrics"
+
+    def scraped() -> str | None:
+        with urllib.request.urlopen(metrics_url, timeout=5) as response:
+            text = response.read().decode()
+        return text if 'robot_operator_writes_total{kind="Deployment",verb="create"}' in text else None
+
+    text = wait_for(scraped, "the operator's metrics to count a Deployment create")
+    assert "robot_operator_reconciles_total{" in text
+    assert "robot_operator_reconcile_duration_seconds_bucket{" in text
+    liveness = operator_setting(operator, "ROBOT_OPERATOR_LIVENESS")
+    with urllib.request.urlopen(liveness, timeout=5) as response:
+        assert response.status == 200
