@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import urllib.request
@@ -34,8 +35,22 @@ def test_robot_gets_owned_children_and_a_status(kubectl: Kubectl, namespace: str
     status = wait_for(lambda: (kubectl.get(ROBOTS, "smoke", namespace) or {}).get("status"), "the Robot's status")
     assert status["repository"] == f"ssh://git@127.0.0.1:2222/{namespace}/smoke"
     assert {c["type"] for c in status["conditions"]} >= set(names.CONDITION_TYPES)
-    annotations = kubectl.get(ROBOTS, "smoke", namespace)["metadata"].get("annotations", {})  # type: ignore[index]
+    live = kubectl.get(ROBOTS, "smoke", namespace)
+    assert live is not None
+    annotations = live["metadata"].get("annotations", {})
     assert not any(key.startswith("kopf.zalando.org") for key in annotations)
+    assert any(key.startswith(names.KOPF_ANNOTATION_PREFIX) for key in annotations)  # kopf's diff-base: the spec
+    secret = kubectl.get("secret", "smoke-dotenv", namespace)
+    assert secret is not None
+    dotenv = base64.b64decode(secret["data"][names.DEFAULT_ENV_KEY]).decode()
+    values = [line.split("=", 1)[1] for line in dotenv.splitlines() if "=" in line and not line.startswith("#")]
+    events = kubectl.run("get", "events", "-n", namespace, "-o", "json").stdout
+    assert '"reason": "Created"' in events
+    for value in values:
+        if len(value) >= 8 and "://" not in value:
+            assert value not in json.dumps(live), "a .env value reached the Robot (spec, status or annotations)"
+            assert value not in events, "a .env value reached an event"
+            assert value not in operator.log_text(), "a .env value reached the operator's log"
     assert "forbidden" not in operator.log_text().lower()
 
 
@@ -126,6 +141,10 @@ def test_invalid_env_is_reported_and_healed_by_fixing_the_secret(
     assert condition["status"] == "False"
     assert "line 5" in condition["message"]
     assert "too-short-key" not in str(invalid)
+    events = kubectl.run("get", "events", "-n", namespace, "-o", "json").stdout
+    assert '"reason": "EncryptionKeyTooShort"' in events
+    assert "too-short-key" not in events
+    assert "too-short-key" not in operator.log_text()
     kubectl.apply(r.dotenv_secret("healer-dotenv", namespace, good))
     r.wait_phase(kubectl, "healer", namespace, names.PHASE_PENDING, names.PHASE_RUNNING, names.PHASE_DEGRADED)
 
