@@ -401,10 +401,9 @@ def stop_detached(run_dir: Path) -> bool:
     if not state_file.exists():
         return False
     pids: dict[str, int] = json.loads(state_file.read_text())["pids"]
-    for pid in reversed(list(pids.values())):
+    for pid in reversed(list(pids.values())):  # controller manager, API server, then etcd: one at a time
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-    for pid in pids.values():
         _wait_gone(pid, 20.0)
     state_file.unlink()
     return True
