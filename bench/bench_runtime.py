@@ -231,9 +231,10 @@ def main() -> int:
         work = Path(temp)
         start = time.perf_counter()
         fixture = generate_robot(work / "remote")
-        size = sum(p.stat().st_size for p in (work / "remote").rglob("*") if p.is_file() and ".git" not in p.parts)
-        print(f"generated robot: {CONFIG_FILES} config files, {BRAIN_FILES} brain files, {size / 1e6:.1f} MB of")
-        print(f"  work-tree files, in {time.perf_counter() - start:.1f}s; median of {args.rounds} rounds each")
+        seeds = [work / "remote" / "seed", work / "remote" / "state-seed"]
+        size = sum(p.stat().st_size for d in seeds for p in d.rglob("*") if p.is_file() and ".git" not in p.parts)
+        print(f"generated robot: {CONFIG_FILES} config files, {BRAIN_FILES} brain files, {size / 1e6:.1f} MB of files,")
+        print(f"  in {time.perf_counter() - start:.1f}s; median of {args.rounds} alternated rounds each")
         transports = []
         server = None
         if args.transport in ("file", "both"):

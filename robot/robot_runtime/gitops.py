@@ -34,7 +34,7 @@ from robot_runtime.indexfile import (
 )
 from robot_runtime.settings import redact_url
 from robot_runtime.ssh import SshIdentity, remote_error
-from robot_runtime.worktree_status import WorkTreeChanges, tree_memo_file, work_tree_changes
+from robot_runtime.worktree_status import WorkTreeChanges, file_signature, tree_memo_file, work_tree_changes
 
 if TYPE_CHECKING:
     from dulwich.client import GeneratePackDataFunc
@@ -303,7 +303,7 @@ def commit_all(repo_dir: Path, message: str, changes: WorkTreeChanges | None = N
     changes = changes if changes is not None else work_tree_changes(repo_dir)
     with Repo(str(repo_dir)) as repo:
         try:
-            tree = _stage_with_index_file(repo, changes.paths)
+            tree = _stage_with_index_file(repo, changes)
         except UnsupportedIndex:
             tree = _stage_with_dulwich(repo, changes.paths)
         sha = repo.get_worktree().commit(
@@ -317,13 +317,13 @@ def commit_all(repo_dir: Path, message: str, changes: WorkTreeChanges | None = N
         return sha.decode()
 
 
-def _stage_with_index_file(repo: Repo, paths: list[bytes]) -> bytes:
+def _stage_with_index_file(repo: Repo, changes: WorkTreeChanges) -> bytes:
     if repo.object_format.name != "sha1":
         raise UnsupportedIndex("only SHA-1 repositories")
     index_path = Path(repo.index_path())
-    index = read_index(index_path) if index_path.exists() else IndexFile(version=2, entries={})
+    index = _current_index(index_path, changes)
     root = os.fsencode(repo.path)
-    for path in paths:
+    for path in changes.paths:
         st = _plain_file_stat(root + b"/" + path)
         if st is None:
             index.entries.pop(path, None)
@@ -335,6 +335,15 @@ def _stage_with_index_file(repo: Repo, paths: list[bytes]) -> bytes:
     tree = index_tree_id(index.entries, store=_tree_writer(repo))
     remember_tree_id(index, tree, tree_memo_file(repo))
     return tree
+
+
+def _current_index(index_path: Path, changes: WorkTreeChanges) -> IndexFile:
+    """The index the status was computed from when its file is unchanged since, else the file read afresh."""
+    if not index_path.exists():
+        return IndexFile(version=2, entries={})
+    if changes.index is not None and changes.index_signature == file_signature(index_path):
+        return changes.index
+    return read_index(index_path)
 
 
 def _plain_file_stat(path: bytes) -> os.stat_result | None:

@@ -35,6 +35,10 @@ class WorkTreeChanges:
     deleted: list[bytes] = field(default_factory=list)
     untracked: list[bytes] = field(default_factory=list)
     staged: bool = False
+    # The index as read for this comparison, and its file's (mtime_ns, size, inode) then: a commit that follows may
+    # reuse it instead of parsing the file again, if the file has not changed since.
+    index: IndexFile | None = field(default=None, repr=False, compare=False)
+    index_signature: tuple[int, int, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def clean(self) -> bool:
@@ -54,7 +58,8 @@ def work_tree_changes(repo_dir: Path) -> WorkTreeChanges:
             index_mtime_ns = 0
         else:
             try:
-                index_mtime_ns = index_file.stat().st_mtime_ns
+                signature = file_signature(index_file)
+                index_mtime_ns = signature[0]
                 index = read_index(index_file)
             except UnsupportedIndex:
                 return _dulwich_changes(repo_dir)
@@ -64,7 +69,15 @@ def work_tree_changes(repo_dir: Path) -> WorkTreeChanges:
             deleted=deleted,
             untracked=_untracked(repo, repo_dir, index.entries),
             staged=_index_differs_from_head(repo, index),
+            index=index,
+            index_signature=signature if index_file.exists() else None,
         )
+
+
+def file_signature(path: Path) -> tuple[int, int, int]:
+    """(mtime_ns, size, inode) of a file: enough to notice that someone rewrote it."""
+    st = path.stat()
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def _changed_entries(

@@ -143,3 +143,13 @@ def test_remembered_tree_follows_the_index(work: Path) -> None:
     assert work_tree_changes(work).staged
     memo.write_text("garbage")
     assert work_tree_changes(work).staged
+
+
+def test_commit_rereads_an_index_rewritten_after_the_status(work: Path) -> None:
+    SCENARIOS["modified"](work)
+    changes = work_tree_changes(work)
+    staged_only(work)  # the git CLI rewrites the index between the status and the commit
+    commit_all(work, "Automated backup of robot state", changes)
+    assert git("status", "--porcelain", "-uall", cwd=work) == ""
+    committed = git("show", "--name-only", "--format=", "HEAD", cwd=work).split()
+    assert sorted(committed) == ["brain/ns:key3", "brain/ns:key6"]
