@@ -267,13 +267,13 @@ def test_waiting_copy_stops_at_once_and_a_copy_without_rbac_fails_clearly(
     kubeconfig = service_account_kubeconfig(control_plane, namespace, SERVICE_ACCOUNT)
     holder = lease_copy(tmp_path, robot_repo, "holder", kubeconfig, namespace)
     copies.append(holder.start())
-    wait_for(lambda: ready(holder) and holder.bot_started(), "the holder to start its child")
+    wait_for(lambda: ready(holder) and holder.bot_started(), "the holder to start its child", 60)
 
     waiting = lease_copy(tmp_path, robot_repo, "waiting", kubeconfig, namespace)
     copies.append(waiting.start())
     wait_for(lambda: "waiting for Lease" in waiting.log_text(), "the second copy to wait for the Lease")
     waiting.signal(signal.SIGTERM)
-    assert waiting.wait(timeout=10) == 0
+    assert waiting.wait(timeout=20) == 0, waiting.log_text()
     assert not waiting.bot_started()
     assert "the robot never started" in waiting.log_text()
 
@@ -282,7 +282,7 @@ def test_waiting_copy_stops_at_once_and_a_copy_without_rbac_fails_clearly(
         tmp_path, robot_repo, "no-rbac", service_account_kubeconfig(control_plane, namespace, "default"), namespace
     )
     copies.append(unauthorised.start())
-    assert unauthorised.wait(timeout=30) == 1
+    assert unauthorised.wait(timeout=60) == 1, unauthorised.log_text()
     log = unauthorised.log_text()
     assert f"not allowed to read Lease {namespace}/{LEASE}" in log
     assert "Traceback" not in log
