@@ -27,7 +27,7 @@ from typing import Any, Final
 import kopf
 
 from robot_operator import backups, envcheck, kube, metrics, names
-from robot_operator.conflict import RepoClaim
+from robot_operator.conflict import RepoClaim, seniority
 from robot_operator.reconcile import Outcome, Reconciler
 
 log = logging.getLogger(__name__)
@@ -228,17 +228,21 @@ def reconcile_robot(body: kopf.Body, **kwargs: Any) -> None:
 
 @kopf.on.event(*ROBOTS)
 def robot_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str, **kwargs: Any) -> None:
-    """A deleted Robot frees its repository: the Robots in Conflict with it are reconciled (the oldest then runs).
+    """Keep the one-robot-per-repository rule prompt, both ways:
 
-    A watch event, not `on.delete`: without a finalizer (by design) the Robot is gone at once and kopf runs no
-    deletion handler; the DELETED event still carries its last status (and so its repository).
+    - a deleted Robot frees its repository: every other Robot claiming it is reconciled (the oldest then runs). This
+      is a watch event, not `on.delete`: without a finalizer (by design) the Robot is gone at once and kopf runs no
+      deletion handler; the DELETED event still carries its last status (and so its repository);
+    - a Robot whose status names a repository makes the NEWER Robots claiming it reconcile, so that two Robots
+      created at the same moment settle on one winner without waiting for the resync.
     """
-    if event.get("type") != "DELETED":
-        return
     index = repository_index(kwargs)
-    for key in repository_entry(body):
+    deleted = event.get("type") == "DELETED"
+    for key, mine in repository_entry(body).items():
         for claim in list(index.get(key, [])):
-            if claim.key != (namespace, name):
+            if claim.key == (namespace, name):
+                continue
+            if deleted or seniority(claim.created, claim.key) > seniority(mine.created, mine.key):
                 reconcile_by_name(claim.namespace, claim.name, index)
 
 

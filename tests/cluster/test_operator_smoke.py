@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,29 @@ def test_metrics_and_liveness_endpoints(kubectl: Kubectl, namespace: str, operat
     liveness = operator_setting(operator, "ROBOT_OPERATOR_LIVENESS")
     with urllib.request.urlopen(liveness, timeout=5) as response:
         assert response.status == 200
+
+
+def test_robots_created_together_on_one_repository_settle_on_one_winner(
+    kubectl: Kubectl, new_namespace: Callable[[], str], operator: OperatorProcess
+) -> None:
+    """Two Robots applied in one request: the newer (or, in the same second, the later namespace/name) gets
+    Conflict promptly, well before the periodic resync (300 s)."""
+    first, second = sorted([new_namespace(), new_namespace()])
+    repository = f"ssh://git@127.0.0.1:2222/shared/{first}-together.git"
+    objects: list[dict[str, Any]] = []
+    for namespace in (first, second):
+        objects += [
+            r.dotenv_secret("twin-dotenv", namespace, demo_dotenv(repository)),
+            r.robot_object("twin", namespace, "twin-dotenv"),
+        ]
+    kubectl.apply(*objects)
+
+    def settled() -> tuple[str | None, str | None] | None:
+        phases = (r.phase(kubectl, "twin", first), r.phase(kubectl, "twin", second))
+        return phases if phases.count(names.PHASE_CONFLICT) == 1 and None not in phases else None
+
+    phases = wait_for(settled, "exactly one of the two Robots in Conflict", timeout_s=25)
+    created = [r.robot(kubectl, "twin", ns)["metadata"]["creationTimestamp"] for ns in (first, second)]
+    loser = 1 if created[0] <= created[1] else 0
+    assert phases[loser] == names.PHASE_CONFLICT
+    assert r.replicas(kubectl, "twin", (first, second)[loser]) in (None, 0)
