@@ -1,4 +1,9 @@
-"""`robot-runtime run`: bootstrap, hold the Lease, supervise the robot as a child, serve the control endpoint."""
+"""`robot-runtime run`: hold the Lease, bootstrap, supervise the robot as a child, serve the control endpoint.
+
+Order: the Lease (when configured) is acquired BEFORE bootstrap, so a copy that takes over restores the state its
+predecessor pushed last, and before the child starts; it is renewed until after the final backup and released last.
+A copy that loses its Lease is fenced: it stops its child and pushes nothing (another copy may own the state now).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -133,7 +138,7 @@ class RunOptions:
     lease_duration: float
 
 
-def options_from_args(args: argparse.Namespace, env: dict[str, str] | os._Environ[str]) -> RunOptions:
+def options_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> RunOptions:
     command = list(args.command or [])
     if command and command[0] == "--":
         command = command[1:]
@@ -153,7 +158,7 @@ def options_from_args(args: argparse.Namespace, env: dict[str, str] | os._Enviro
     )
 
 
-def _lease_keeper(options: RunOptions, env: dict[str, str] | os._Environ[str]) -> LeaseKeeper | None:
+def _lease_keeper(options: RunOptions, env: Mapping[str, str]) -> LeaseKeeper | None:
     if not options.lease_name:
         return None
     if not options.lease_namespace:
