@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 def bootstrap(settings: Settings) -> None:
     """Clone GOPHER_CUSTOM_REPOSITORY into custom/ unless custom/conf exists; restore unless state/ is a clone.
 
-    When both are needed and state is read with the deploy key (it lives in the configuration repository), the two
-    fetches run side by side; each still swaps its directory in only when complete, so a failure of either leaves
-    nothing half-written, and the first error is raised once both have finished.
+    When both are needed over ssh and state is read with the deploy key (it lives in the configuration
+    repository), the two fetches run side by side; each still swaps its directory in only when complete, so a
+    failure of either leaves nothing half-written, and the first error is raised once both have finished.
     """
     need_clone = not (settings.custom_dir / "conf").is_dir()
     need_restore = not (settings.state_dir / ".git").exists()
@@ -33,13 +33,20 @@ def bootstrap(settings: Settings) -> None:
         log.info("custom/conf exists: using the configuration already in %s", settings.custom_dir)
     if not need_restore:
         log.info("state/.git exists: the robot's state is already restored")
-    if need_clone and need_restore and not state_location(settings).separate:
+    if need_clone and need_restore and _fetches_can_overlap(settings):
         _clone_and_restore_together(settings)
         return
     if need_clone:
         clone_configuration(settings)
     if need_restore:
         log.info("%s", restore(settings, force=False))
+
+
+def _fetches_can_overlap(settings: Settings) -> bool:
+    """Side by side pays when both fetches wait on a network (ssh) and use the same (deploy) key; a local fetch is
+    CPU-bound Python, where two threads only contend for the interpreter."""
+    location = state_location(settings)
+    return not location.separate and is_ssh_url(location.url)
 
 
 def _clone_and_restore_together(settings: Settings) -> None:

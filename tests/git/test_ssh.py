@@ -203,3 +203,19 @@ def test_restore_over_ssh_after_force(ssh_robot: RobotRepo, sshd: SshServer, tmp
         ["git", "-C", str(settings.state_dir), "status", "--porcelain"], capture_output=True, text=True, check=True
     )
     assert listed.stdout == ""
+
+
+def test_failed_clone_over_ssh_still_completes_the_state(ssh_robot: RobotRepo, sshd: SshServer, tmp_path: Path) -> None:
+    """Over ssh configuration and state are fetched side by side: a failed clone leaves a complete state/."""
+    known = encode_env_key(sshd.known_hosts_line())
+    writer = ssh_robot.settings(tmp_path / "writer", repository=sshd.url(ssh_robot.bare), host_keys=known)
+    bootstrap(writer)
+    write_memory(writer.brain_dir, ssh_robot.config.runtime_key, "keep:me", '"kept"')
+    assert backup(writer).result == "Pushed"
+    settings = dataclasses.replace(writer, home=tmp_path / "home", branch="missing")
+    with pytest.raises(RobotError, match="GOPHER_CUSTOM_BRANCH"):
+        bootstrap(settings)
+    assert not settings.custom_dir.exists()
+    assert read_memory(settings.brain_dir / "keep:me", ssh_robot.config.runtime_key) == '"kept"'
+    bootstrap(dataclasses.replace(settings, branch="main"))
+    assert (settings.custom_dir / "conf" / "robot.yaml").exists()

@@ -339,16 +339,12 @@ def test_a_crafted_tree_cannot_write_through_a_symlink(tmp_path: Path) -> None:
     assert not (outside / "evil").exists()
 
 
-def test_failed_clone_leaves_a_complete_state_and_a_retry_finishes(robot_repo: RobotRepo, tmp_path: Path) -> None:
-    writer = robot_repo.settings(tmp_path / "writer")
-    bootstrap(writer)
-    write_memory(writer.brain_dir, robot_repo.config.runtime_key, "keep:me", '"kept"')
-    assert backup(writer).result == "Pushed"
+def test_failed_local_clone_restores_nothing_and_a_retry_finishes(robot_repo: RobotRepo, tmp_path: Path) -> None:
     settings = robot_repo.settings(tmp_path / "home", branch="missing")
     with pytest.raises(RobotError, match="GOPHER_CUSTOM_BRANCH"):
-        bootstrap(settings)  # the configuration and the state are fetched side by side: the state one completed
+        bootstrap(settings)
     assert not settings.custom_dir.exists()
-    assert tree_bytes(settings.state_dir) == tree_bytes(writer.state_dir)
+    assert not settings.state_dir.exists()
     bootstrap(dataclasses.replace(settings, branch="main"))
     assert (settings.custom_dir / "conf" / "robot.yaml").exists()
-    assert tree_bytes(settings.state_dir) == tree_bytes(writer.state_dir)
+    assert (settings.state_dir / ".git").is_dir()
