@@ -24,6 +24,7 @@ CONTAINERS_CONF = ROOT / "hack" / "podman" / "containers.conf"
 IMAGES_SCRIPT = ROOT / "hack" / "images.sh"
 IMAGES_ENV = ROOT / "hack" / "images.env"
 BUILD_TIMEOUT_S = 1500.0
+IMAGE_TEST_TIMEOUT_S = 1800.0
 PODMAN_TIMEOUT_S = 120.0
 ROBOT_UID = 10001
 T = TypeVar("T")

@@ -39,7 +39,7 @@ image_input_label() {
 }
 
 MIRROR=$(apt_mirror) || die "no Debian mirror found in /etc/apt/sources.list*; set one up for apt first"
-INPUTS=$(printf '%s\n' "$SUITE" "$VARIANT" "$INCLUDE" "$MIRROR" "v1" | sha256sum | cut -c1-16)
+INPUTS=$(printf '%s\n' "$SUITE" "$VARIANT" "$INCLUDE" "$MIRROR" "v2" | sha256sum | cut -c1-16)
 TARBALL="$CACHE_DIR/debian-$SUITE-$INPUTS.tar"
 
 if [ "$(image_input_label)" = "$INPUTS" ]; then
@@ -59,8 +59,10 @@ if [ ! -s "$TARBALL" ]; then
   # Slim it like the official -slim images: no package caches, lists, logs or docs.
   rm -rf "$work/root/var/cache/apt/archives/"*.deb "$work/root/var/lib/apt/lists/"* "$work/root/var/log/"* \
     "$work/root/usr/share/doc/"* "$work/root/usr/share/man/"* "$work/root/usr/share/info/"*
+  find "$work/root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
   tar --numeric-owner -C "$work/root" -cf "$TARBALL.tmp" .
   mv "$TARBALL.tmp" "$TARBALL"
+  find "$CACHE_DIR" -maxdepth 1 -name "debian-$SUITE-*.tar" ! -path "$TARBALL" -delete  # older inputs' tarballs
 fi
 
 import_log=$("$PODMAN" import --change 'CMD ["/bin/bash"]' --change "LABEL io.gopherbot.base.inputs=$INPUTS" \

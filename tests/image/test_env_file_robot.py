@@ -25,9 +25,21 @@ from tests.image.conftest import (
     ImageRobot,
     new_image_robot,
 )
-from tests.imagekit import BuiltImages, Container, free_port, http_status, podman, run_once, wait_for
+from tests.imagekit import (
+    IMAGE_TEST_TIMEOUT_S,
+    BuiltImages,
+    Container,
+    free_port,
+    http_status,
+    podman,
+    run_once,
+    wait_for,
+)
 from tests.robotkit import encode_env_key
 from tests.sshd import SshServer, generate_private_key, public_key_line
+
+# The first test to need the `images` fixture builds them (several minutes on a machine with no cache).
+pytestmark = pytest.mark.timeout(IMAGE_TEST_TIMEOUT_S)
 
 READY_TIMEOUT_S = 120.0
 EXIT_TIMEOUT_S = 120.0

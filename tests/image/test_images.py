@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
-from tests.imagekit import BuiltImages, images_env, podman, run_once
+import pytest
+
+from tests.imagekit import IMAGE_TEST_TIMEOUT_S, BuiltImages, images_env, podman, run_once
+
+# The first test to need the `images` fixture builds them (several minutes on a machine with no cache).
+pytestmark = pytest.mark.timeout(IMAGE_TEST_TIMEOUT_S)
 
 FORBIDDEN_IN_ROBOT = ("kopf", "kubernetes", "robot_operator")
 
@@ -62,9 +67,13 @@ def test_robot_image_root_filesystem_is_read_only_and_writes_go_to_tmp(images: B
 
 
 def test_robot_image_has_the_ssh_client_and_no_build_secrets(images: BuiltImages) -> None:
-    script = "command -v ssh; ls /run/secrets 2>/dev/null | wc -l; ls /src /root/.cache/pip 2>/dev/null | wc -l"
+    script = (
+        "command -v ssh; ls /run/secrets 2>/dev/null | wc -l; ls /src /root/.cache/pip 2>/dev/null | wc -l;"
+        "ls -A /opt/gopherbot | wc -l; ls -d /gopherbot-image-opt 2>/dev/null | wc -l"
+    )
     result = run_once(images.robot, ["--entrypoint", "sh"], ["-c", script])
-    assert result.stdout.split() == ["/usr/bin/ssh", "0", "0"]
+    # No Gopherbot without GOPHERBOT_IMAGE: an empty /opt/gopherbot (test_pod_template builds one with it).
+    assert result.stdout.split() == ["/usr/bin/ssh", "0", "0", "0", "0"]
 
 
 def test_operator_image_runs_read_only_as_its_user(images: BuiltImages) -> None:

@@ -29,8 +29,19 @@ from robot_operator.children.rbac import build_lease_role, build_lease_role_bind
 from robot_operator.children.secret import build_env_secret
 from robot_operator.model import Robot
 from tests.image.conftest import BOTS, ContainerFactory, ImageRobot
-from tests.imagekit import BuiltImages, Container, build_robot_with_gopherbot, free_port, http_status, wait_for
+from tests.imagekit import (
+    IMAGE_TEST_TIMEOUT_S,
+    BuiltImages,
+    Container,
+    build_robot_with_gopherbot,
+    free_port,
+    http_status,
+    wait_for,
+)
 from tests.kubecluster import ControlPlane, build_binaries, kubectl_run
+
+# The first test to need the `images` fixture builds them (several minutes on a machine with no cache).
+pytestmark = pytest.mark.timeout(IMAGE_TEST_TIMEOUT_S)
 
 NAMESPACE = "robots"
 ROBOT_NAME = "floyd"
