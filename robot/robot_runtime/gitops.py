@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
 
 from dulwich.client import GitClient, SSHGitClient, SubprocessSSHVendor, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, SendPackError
@@ -33,7 +35,7 @@ from robot_runtime.indexfile import (
     write_index,
 )
 from robot_runtime.settings import redact_url
-from robot_runtime.ssh import SshIdentity, remote_error
+from robot_runtime.ssh import SshIdentity, is_local_url, remote_error
 from robot_runtime.worktree_status import WorkTreeChanges, file_signature, tree_memo_file, work_tree_changes
 
 if TYPE_CHECKING:
@@ -197,6 +199,10 @@ def _write_new_file(path: bytes, content: bytes, *, executable: bool) -> None:
 
 
 def _fetch_one_branch(repo: Repo, remote: Remote, branch: str | None) -> FetchedBranch:
+    if is_local_url(remote.url):
+        copied = _copy_local_branch(repo, remote, branch)
+        if copied is not None:
+            return copied
     wanted = HEAD if branch is None else branch_ref(branch)
 
     def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
@@ -209,6 +215,55 @@ def _fetch_one_branch(repo: Repo, remote: Remote, branch: str | None) -> Fetched
     name = branch if branch is not None else _default_branch_name(result.symrefs)
     commit = result.refs.get(wanted)
     return FetchedBranch(name=name, commit=commit.decode() if commit else None)
+
+
+def _copy_local_branch(repo: Repo, remote: Remote, branch: str | None) -> FetchedBranch | None:
+    """A repository on this machine: copy its object files as `git clone --local --no-hardlinks` does.
+
+    dulwich's in-process fetch re-encodes every object (several times slower than git); copying the packs and
+    loose objects is byte for byte. None when the shortcut does not apply (alternates, shallow, not a repository):
+    the caller then fetches normally, which also produces the right error.
+    """
+    try:
+        source = Repo(_local_path(remote.url))
+    except (NotGitRepository, OSError):
+        return None
+    with source:
+        objects = Path(source.object_store.path)
+        if (objects / "info" / "alternates").exists() or source.get_shallow():
+            return None
+        wanted = HEAD if branch is None else branch_ref(branch)
+        chain, sha = source.refs.follow(wanted)
+        name = branch if branch is not None else _default_branch_name({HEAD: chain[-1]})
+        if sha is None:
+            return FetchedBranch(name=name, commit=None)
+        with talking_to(remote, "copy from"):
+            _copy_object_files(objects, Path(repo.object_store.path))
+    if sha not in repo.object_store:
+        return None
+    return FetchedBranch(name=name, commit=sha.decode())
+
+
+def _local_path(url: str) -> str:
+    return unquote(urlparse(url).path) if url.startswith("file://") else url
+
+
+def _copy_object_files(source: Path, target: Path) -> None:
+    """Packs (with their indexes) and loose objects, each written under a temporary name and renamed when whole."""
+    for pack in sorted((source / "pack").glob("pack-*.pack")):
+        index = pack.with_suffix(".idx")
+        if index.exists():
+            _copy_whole(pack, target / "pack" / pack.name)
+            _copy_whole(index, target / "pack" / index.name)
+    for loose in source.glob("[0-9a-f][0-9a-f]/*"):
+        (target / loose.parent.name).mkdir(exist_ok=True)
+        _copy_whole(loose, target / loose.parent.name / loose.name)
+
+
+def _copy_whole(source: Path, target: Path) -> None:
+    partial = target.with_name(f".partial-{target.name}")
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
 
 
 def _default_branch_name(symrefs: Mapping[Ref, Ref]) -> str:

@@ -348,3 +348,14 @@ def test_failed_local_clone_restores_nothing_and_a_retry_finishes(robot_repo: Ro
     bootstrap(dataclasses.replace(settings, branch="main"))
     assert (settings.custom_dir / "conf" / "robot.yaml").exists()
     assert (settings.state_dir / ".git").is_dir()
+
+
+def test_local_repository_with_alternates_is_fetched_normally(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    shared = tmp_path / "shared.git"
+    git("clone", "-q", "--bare", "--shared", str(robot_repo.bare), str(shared))
+    assert (shared / "objects" / "info" / "alternates").exists()
+    settings = robot_repo.settings(tmp_path / "home", repository=f"file://{shared}")
+    bootstrap(settings)
+    assert git("-C", str(settings.custom_dir), "rev-parse", "HEAD").strip() == robot_repo.remote_commit("main")
+    assert git("-C", str(settings.custom_dir), "fsck", "--strict") == ""
+    assert not (settings.custom_dir / ".git" / "objects" / "info" / "alternates").exists()
