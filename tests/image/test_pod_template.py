@@ -37,6 +37,7 @@ from tests.imagekit import (
     free_port,
     http_status,
     wait_for,
+    write_env_file,
 )
 from tests.kubecluster import ControlPlane, build_binaries, kubectl_run
 
@@ -202,8 +203,7 @@ def test_6_the_operators_pod_template_runs_and_becomes_ready(
 
     running = containers(
         container["image"],
-        env_file=None,
-        env=env,
+        env_file=write_env_file(tmp_path / "pod.env", env),  # a file, so no value is on podman's command line
         user=f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}",
         read_only=False,  # set by podman_flags from readOnlyRootFilesystem
         tmpfs=(),
