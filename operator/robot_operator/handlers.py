@@ -28,7 +28,7 @@ import kopf
 
 from robot_operator import backups, envcheck, kube, metrics, names
 from robot_operator.conflict import RepoClaim, seniority
-from robot_operator.reconcile import Outcome, Reconciler
+from robot_operator.reconcile import Outcome, PeerLookup, Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,13 @@ def post_event(robot: Mapping[str, Any], event_type: str, reason: str, message: 
     }
     try:
         client().create(event)
+    except kube.NamespaceTerminating:
+        log.debug("no event %s on %s: its namespace is being deleted", reason, metadata.get("name"))
     except kube.KubeError as error:
         log.warning("could not post event %s on %s: %s", reason, metadata.get("name"), error)
 
 
-def peer_lookup(index: Mapping[str, Iterable[RepoClaim]]) -> Any:
+def peer_lookup(index: Mapping[str, Iterable[RepoClaim]]) -> PeerLookup:
     def peers(repository_key: str) -> list[RepoClaim]:
         return list(index.get(repository_key, []))
 
@@ -108,14 +110,8 @@ def run_reconcile(body: Mapping[str, Any], robots_by_repository: kopf.Index[str,
 
 
 def reconcile_by_name(namespace: str, name: str, robots_by_repository: kopf.Index[str, RepoClaim]) -> None:
-    """Re-read a Robot and reconcile it; a Robot that is gone or going is left alone."""
-    try:
-        body = client().get(kube.ROBOT, namespace, name)
-    except kube.KubeError as error:
-        raise kopf.TemporaryError(f"cannot read Robot {namespace}/{name}: {error}", delay=RETRY_DELAY_SECONDS) from None
-    if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
-        return
-    run_reconcile(body, robots_by_repository)
+    """Reconcile a Robot by name (the reconciler reads it; a Robot that is gone or going is left alone)."""
+    run_reconcile({"metadata": {"namespace": namespace, "name": name}}, robots_by_repository)
 
 
 def owner_robot(meta: Mapping[str, Any]) -> str | None:

@@ -89,6 +89,10 @@ class Conflict(KubeError):
     """409 on update/patch with a resourceVersion precondition: re-read and retry."""
 
 
+class NamespaceTerminating(KubeError):
+    """403 on create because the namespace is being deleted: the Robot is going too, nothing to keep in place."""
+
+
 def kind_of(obj: Mapping[str, Any]) -> Kind:
     kind = KINDS.get(str(obj.get("kind", "")))
     if kind is None:
@@ -177,6 +181,8 @@ class Kube:
         message = short_status_message(error)
         if status == 409 and method == "POST":
             return AlreadyExists(status, message)
+        if status == 403 and method == "POST" and "being terminated" in message:
+            return NamespaceTerminating(status, message)
         if status == 409:
             return Conflict(status, message)
         return KubeError(status, message)

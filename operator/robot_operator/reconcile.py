@@ -35,15 +35,8 @@ Obj = dict[str, Any]
 Recorder = Callable[[Mapping[str, Any], str, str, str], None]
 """(robot body, "Normal"|"Warning", reason, message) -> None: posts an event on the Robot."""
 
-CHILD_KINDS: Final = (
-    kube.SECRET,
-    kube.SERVICE_ACCOUNT,
-    kube.ROLE,
-    kube.ROLE_BINDING,
-    kube.SERVICE,
-    kube.DEPLOYMENT,
-    kube.CRONJOB,
-)
+GONE: Final = "Gone"
+"""The outcome's phase when the Robot no longer exists (or is being deleted): nothing was done."""
 
 
 class PeerLookup(Protocol):
@@ -141,15 +134,20 @@ class Reconciler:
         """Reconcile the Robot as it is NOW (re-read under the lock: the caller's body may be stale); when the
         status write still meets a newer Robot (409), re-read it and reconcile once more."""
         try:
-            return self.reconcile_current(body)
-        except kube.Conflict:
-            return self.reconcile_current(body)
+            try:
+                return self.reconcile_current(body)
+            except kube.Conflict:
+                return self.reconcile_current(body)
+        except kube.NamespaceTerminating:
+            metadata = body.get("metadata") or {}
+            log.info("Robot %s/%s: its namespace is being deleted", metadata.get("namespace"), metadata.get("name"))
+            return Outcome(phase=GONE)
 
     def reconcile_current(self, body: Mapping[str, Any]) -> Outcome:
         metadata = body.get("metadata") or {}
         fresh = self.kube.get(kube.ROBOT, str(metadata.get("namespace")), str(metadata.get("name")))
         if fresh is None or (fresh.get("metadata") or {}).get("deletionTimestamp"):
-            return Outcome(phase=str((body.get("status") or {}).get("phase") or names.PHASE_PENDING))
+            return Outcome(phase=GONE)
         return self.reconcile_locked(fresh)
 
     def reconcile_locked(self, body: Mapping[str, Any]) -> Outcome:

@@ -291,3 +291,25 @@ def test_status_patches_are_guarded_by_the_resource_version() -> None:
     }
     outcome = backups.BackupOutcome("j1", "t", "NoChanges", None, "")
     assert backups.status_patch({**body, "status": {}}, outcome)["metadata"] == {"resourceVersion": "7"}
+
+
+def test_api_errors_are_classified_without_the_request_body() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from robot_operator import kube
+
+    def error(status: int, message: str, method: str = "POST") -> kube.KubeError:
+        body = json.dumps({"kind": "Status", "message": message, "details": {"value": SECRET_VALUE}})
+        return kube.Kube.error_for(method, ApiException(status=status, reason="x", body=body))
+
+    terminating = error(
+        403, 'services "x" is forbidden: unable to create new content in namespace t because it is being terminated'
+    )
+    assert isinstance(terminating, kube.NamespaceTerminating)
+    assert isinstance(error(409, "exists"), kube.AlreadyExists)
+    assert isinstance(error(409, "changed", "PATCH"), kube.Conflict)
+    plain = error(422, "Secret is invalid")
+    assert type(plain) is kube.KubeError
+    assert plain.status == 422
+    assert str(plain) == "Secret is invalid"
+    assert SECRET_VALUE not in str(plain)
