@@ -217,3 +217,17 @@ def test_5_bad_configuration_exits_non_zero_with_one_line(
     assert "Traceback" not in logs
     assert_no_secret_in(logs, image_robot)
     assert image_robot.state_files() == before
+
+
+def test_image_without_gopherbot_says_so_in_one_line(
+    image_robot: ImageRobot, images: BuiltImages, containers: ContainerFactory
+) -> None:
+    """The default command is the Gopherbot binary; an image built without GOPHERBOT_IMAGE has none."""
+    container = containers(images.robot, env_file=image_robot.env_file())
+    status = container.wait_exit(EXIT_TIMEOUT_S)
+    logs = container.logs()
+    assert status != 0, logs
+    errors = [line for line in logs.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1, logs
+    assert "cannot start /opt/gopherbot/gopherbot: No such file or directory" in errors[0]
+    assert "Traceback" not in logs
