@@ -38,6 +38,7 @@ def test_robot_gets_owned_children_and_a_status(kubectl: Kubectl, namespace: str
     assert {c["type"] for c in status["conditions"]} >= set(names.CONDITION_TYPES)
     live = kubectl.get(ROBOTS, "smoke", namespace)
     assert live is not None
+    assert not live["metadata"].get("finalizers"), "a Robot must never carry a (blocking) finalizer"
     annotations = live["metadata"].get("annotations", {})
     assert not any(key.startswith("kopf.zalando.org") for key in annotations)
     assert any(key.startswith(names.KOPF_ANNOTATION_PREFIX) for key in annotations)  # kopf's diff-base: the spec
