@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 
 from dulwich.client import GitClient, SSHGitClient, SubprocessSSHVendor, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, SendPackError
+from dulwich.gc import maybe_auto_gc
 from dulwich.graph import can_fast_forward
 from dulwich.index import Index, blob_from_path_and_stat, index_entry_from_stat, validate_path
 from dulwich.object_store import MissingObjectFinder, iter_tree_contents
@@ -474,7 +475,16 @@ def push_branch(repo_dir: Path, remote: Remote, branch: str) -> str:
             )
         _check_ref_status(result.ref_status or {}, remote, branch)
         repo.refs[_tracking_ref(branch)] = local
+        _tidy(repo)
         return local.decode()
+
+
+def _tidy(repo: Repo) -> None:
+    """git's automatic gc (gc.auto thresholds): hourly backups would otherwise pile up loose objects for ever."""
+    try:
+        maybe_auto_gc(repo)
+    except Exception as error:  # housekeeping must never fail a backup that was pushed
+        log.warning("git gc of %s failed (%s); the backup itself succeeded", repo.path, type(error).__name__)
 
 
 def _pack_data_of(repo: Repo) -> GeneratePackDataFunc:

@@ -359,3 +359,17 @@ def test_local_repository_with_alternates_is_fetched_normally(robot_repo: RobotR
     assert git("-C", str(settings.custom_dir), "rev-parse", "HEAD").strip() == robot_repo.remote_commit("main")
     assert git("-C", str(settings.custom_dir), "fsck", "--strict") == ""
     assert not (settings.custom_dir / ".git" / "objects" / "info" / "alternates").exists()
+
+
+def test_backups_pack_loose_objects_past_gc_auto(robot_repo: RobotRepo, tmp_path: Path) -> None:
+    settings = robot_repo.settings(tmp_path / "home")
+    bootstrap(settings)
+    git("-C", str(settings.state_dir), "config", "gc.auto", "5")
+    for number in range(4):
+        write_memory(settings.brain_dir, robot_repo.config.runtime_key, f"n:{number}", "{}")
+        assert backup(settings).result == "Pushed"
+    counts = dict(line.split(": ") for line in git("-C", str(settings.state_dir), "count-objects", "-v").splitlines())
+    assert int(counts["count"]) <= 5
+    assert int(counts["in-pack"]) > 0
+    assert git("-C", str(settings.state_dir), "status", "--porcelain") == ""
+    git("-C", str(settings.state_dir), "fsck", "--strict")
