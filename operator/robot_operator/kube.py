@@ -12,6 +12,7 @@ This module is synchronous: the kopf handlers call it from kopf's thread executo
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -151,7 +152,12 @@ class Kube:
     def __init__(self, api_client: k8s_client.ApiClient, field_manager: str = names.MANAGER) -> None:
         self.api_client = api_client
         self.field_manager = field_manager
-        self.writes = 0
+        self._per_thread = threading.local()
+
+    @property
+    def writes(self) -> int:
+        """Successful write requests (POST, PATCH, PUT, DELETE) made so far by the CALLING thread."""
+        return int(getattr(self._per_thread, "writes", 0))
 
     def request(self, method: str, path: str, body: object = None, content_type: str = "application/json") -> Obj:
         headers = {"Accept": "application/json", "Content-Type": content_type}
@@ -171,7 +177,7 @@ class Kube:
             text = data.decode("utf-8", "replace") if isinstance(data, bytes) else None
             raise self.error_for(method, ApiException(status=response.status, reason=response.reason, body=text))
         if method != "GET":
-            self.writes += 1
+            self._per_thread.writes = self.writes + 1
         parsed = json.loads(data) if data else {}
         return parsed if isinstance(parsed, dict) else {}
 
