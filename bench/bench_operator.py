@@ -212,17 +212,37 @@ def burst_floor(
     return [done[name] - started for name in robots]
 
 
-def operator_writes(audit_log: Path, user: str, offset: int) -> list[str]:
+def read_writes(audit_log: Path, user: str, offset: int) -> tuple[list[str], int]:
+    """The user's writes in the complete lines of the audit log after offset, and the offset after them."""
     with audit_log.open("rb") as log:
         log.seek(offset)
-        lines = log.read().decode(errors="replace").splitlines()
+        data = log.read()
+    complete = data[: data.rfind(b"\n") + 1]
     writes = []
-    for line in lines:
+    for line in complete.decode(errors="replace").splitlines():
         event = json.loads(line)
         if event.get("user", {}).get("username") == user and event.get("verb") in WRITE_VERBS:
             ref = event.get("objectRef", {})
             writes.append(f"{event['verb']} {ref.get('resource')} {ref.get('namespace')}/{ref.get('name')}")
-    return writes
+    return writes, offset + len(complete)
+
+
+def settle(audit_log: Path, user: str, quiet_s: float, limit_s: float) -> tuple[float, int]:
+    """Wait until the operator has made no write for quiet_s (its backlog of status updates is done); bounded.
+
+    Returns the seconds until its last write and the audit log offset (at a line boundary) where settling ended.
+    """
+    started = time.monotonic()
+    _, offset = read_writes(audit_log, user, 0)
+    quiet_since = started
+    while time.monotonic() - started < limit_s:
+        time.sleep(1)
+        writes, offset = read_writes(audit_log, user, offset)
+        if writes:
+            quiet_since = time.monotonic()
+        if time.monotonic() - quiet_since >= quiet_s:
+            break
+    return quiet_since - started, offset
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -317,10 +337,10 @@ def run(options: Options) -> int:
         finally:
             op_watch.stop()
             floor_watch.stop()
-        time.sleep(10)  # let the burst's follow-up reconciles (status, events) settle before counting
-        offset = plane.audit_log.stat().st_size
+        settled, offset = settle(plane.audit_log, operator.user, quiet_s=15, limit_s=180)
+        print(f"operator settled (15 s without a write) {settled:.0f} s after the burst's children were present")
         time.sleep(options.idle_seconds)
-        writes = operator_writes(plane.audit_log, operator.user, offset)
+        writes, _ = read_writes(plane.audit_log, operator.user, offset)
         robots = options.sequential + options.burst
         print(
             f"writes by the operator in {options.idle_seconds:.0f} idle s with {robots} Robots: "

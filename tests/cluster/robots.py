@@ -130,7 +130,10 @@ class AuditWindow:
             lines = audit.read().decode(errors="replace").splitlines()
         found = []
         for line in lines:
-            event = json.loads(line)
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by the window's start or still being written
             if event.get("user", {}).get("username") == self.user and event.get("verb") in WRITE_VERBS:
                 ref = event.get("objectRef", {})
                 found.append(f"{event['verb']} {ref.get('resource')} {ref.get('namespace')}/{ref.get('name')}")
