@@ -10,6 +10,13 @@ Side effects live here, not in the builders: the random ROBOT_CONTROL_TOKEN is g
 env Secret afterwards; API calls; events (through the `Recorder` given by the caller: kopf in the operator, a list
 in tests). Reconciles of the same Robot are serialised by a per-Robot lock (the handlers of the Robot, of its
 children and of its `.env` Secret may all trigger one at the same time).
+
+Never two robots at once: the peers given by the caller (the kopf index, built from each Robot's status) miss a
+Robot not reconciled yet. So before a Robot whose Deployment is absent or at 0 may get a replica, the decision is
+taken again from fresh data (`robot_operator.peers`: one LIST of Robots, the `.env` Secrets of those not reconciled
+yet, the Deployments of same-second ties), under a per-repository lock held until its Deployment is written: two
+Robots on one repository are decided one after the other, and the second sees the first. A Robot whose Deployment
+already runs decides from the index alone (no extra read), so a no-op reconcile stays cheap.
 """
 
 from __future__ import annotations
@@ -18,14 +25,15 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from robot_operator import diff, envcheck, kube, metrics, names, status
+from robot_operator import diff, envcheck, kube, metrics, names, peers, status
 from robot_operator.children import cronjob, deployment, rbac, secret, service
-from robot_operator.conflict import RepoClaim, find_conflict
+from robot_operator.conflict import RepoClaim, find_conflict, merge_claims, tie_candidates
 from robot_operator.envcheck import EnvInvalid, ResolvedEnv
 from robot_operator.model import ModelError, Robot
 
@@ -64,8 +72,7 @@ def utc_now() -> str:
 
 def decoded_secret_data(secret_obj: Mapping[str, Any]) -> dict[str, bytes]:
     """A Secret's `data` base64-decoded (values stay bytes and are never logged)."""
-    data = secret_obj.get("data") or {}
-    return {str(key): base64.b64decode(str(value)) for key, value in data.items()}
+    return peers.decoded_secret_data(secret_obj)
 
 
 def existing_control_token(live_env_secret: Mapping[str, Any] | None) -> str | None:
@@ -101,6 +108,18 @@ _locks: dict[tuple[str, str], threading.Lock] = {}
 def robot_lock(namespace: str, name: str) -> threading.Lock:
     with _locks_guard:
         return _locks.setdefault((namespace, name), threading.Lock())
+
+
+_repository_locks: dict[str, threading.Lock] = {}
+
+
+@contextmanager
+def repository_lock(repository_key: str) -> Iterator[None]:
+    """Serialises scale-up decisions on one repository (taken inside a Robot's lock, never the other way round)."""
+    with _locks_guard:
+        lock = _repository_locks.setdefault(repository_key, threading.Lock())
+    with lock:
+        yield
 
 
 class Reconciler:
@@ -159,15 +178,25 @@ class Reconciler:
             resolved = self.resolve(robot)
         except EnvInvalid as error:
             return self.report_invalid_env(body, robot, error)
-        rival = self.rival_of(robot, resolved)
+        live_deployment = self.kube.get(kube.DEPLOYMENT, robot.namespace, names.deployment_name(robot.name))
+        runs = peers.replicas_of(live_deployment) >= 1
+        may_scale_up = not robot.suspend and not runs
+        with repository_lock(resolved.repository_key) if may_scale_up else nullcontext():
+            return self.reconcile_decided(body, robot, resolved, live_deployment, runs)
+
+    def reconcile_decided(
+        self, body: Mapping[str, Any], robot: Robot, resolved: ResolvedEnv, live_deployment: Obj | None, runs: bool
+    ) -> Outcome:
+        rival = self.rival_of(robot, resolved, runs)
         replicas = 0 if robot.suspend or rival else 1
         outcome = Outcome(phase="")
         live_env = self.kube.get(kube.SECRET, robot.namespace, names.env_secret_name(robot.name))
         token = existing_control_token(live_env) or new_control_token()
         desired = self.desired_children(robot, resolved, token, replicas)
+        known = {"Deployment": live_deployment}
         live_children: dict[str, Obj] = {}
         for child in desired:
-            live_children[child["kind"]] = self.ensure(body, child, outcome)
+            live_children[child["kind"]] = self.ensure(body, child, outcome, known)
         new_status = status.robot_status(
             robot,
             previous=body.get("status") or {},
@@ -187,10 +216,33 @@ class Reconciler:
             raise envcheck.secret_not_found(robot)
         return envcheck.resolve_env(robot, decoded_secret_data(user_secret))
 
-    def rival_of(self, robot: Robot, resolved: ResolvedEnv) -> RepoClaim | None:
-        """The older Robot using the same repository, when there is one (then this one must not run)."""
-        claims = self.peers(resolved.repository_key)
-        return find_conflict(robot.key, robot.creation_timestamp, resolved.repository_key, claims)
+    def rival_of(self, robot: Robot, resolved: ResolvedEnv, runs: bool = False) -> RepoClaim | None:
+        """The older Robot using the same repository, when there is one (then this one must not run).
+
+        `runs`: whether this Robot's Deployment runs now. The index answers alone when it names a rival or when this
+        Robot already runs; a Robot about to be scaled up from 0 is decided again over the index's claims and a
+        fresh LIST's (the caller holds the repository's lock).
+        """
+        known = self.peers(resolved.repository_key)
+        rival = self.decide(robot, resolved, known, runs)
+        if rival is None and not runs and not robot.suspend:
+            claims = merge_claims(known, peers.fresh_claims(self.kube, robot.key))
+            rival = self.decide(robot, resolved, claims, runs)
+            log.info(
+                "Robot %s/%s: fresh check before scaling up: %s",
+                robot.namespace,
+                robot.name,
+                f"the older Robot {rival.display} uses the repository" if rival else "no older Robot",
+            )
+        return rival
+
+    def decide(self, robot: Robot, resolved: ResolvedEnv, claims: list[RepoClaim], runs: bool) -> RepoClaim | None:
+        """`find_conflict`, after reading whether the same-second rivals' Deployments run (they break the tie)."""
+        key, created = resolved.repository_key, robot.creation_timestamp
+        ties = tie_candidates(robot.key, created, key, claims)
+        if ties:
+            claims = peers.with_running(self.kube, claims, ties)
+        return find_conflict(robot.key, created, key, claims, running=runs)
 
     @staticmethod
     def desired_children(robot: Robot, resolved: ResolvedEnv, token: str, replicas: int) -> list[Obj]:
@@ -205,12 +257,21 @@ class Reconciler:
         ]
 
     # --- one child ------------------------------------------------------------------------------------------------
-    def ensure(self, robot_body: Mapping[str, Any], desired: Obj, outcome: Outcome) -> Obj:
-        """Make the live child carry `desired`; returns the live object after any write."""
+    def ensure(
+        self,
+        robot_body: Mapping[str, Any],
+        desired: Obj,
+        outcome: Outcome,
+        known: Mapping[str, Obj | None] | None = None,
+    ) -> Obj:
+        """Make the live child carry `desired`; returns the live object after any write.
+
+        `known`: live objects by kind already read in this reconcile (under the Robot's lock), not read again.
+        """
         kind = kube.kind_of(desired)
         namespace = desired["metadata"]["namespace"]
         name = desired["metadata"]["name"]
-        live = self.kube.get(kind, namespace, name)
+        live = known[kind.kind] if known and kind.kind in known else self.kube.get(kind, namespace, name)
         if live is None:
             try:
                 created = self.kube.create(desired)
