@@ -7,6 +7,10 @@ Handlers are SYNC functions (kopf runs them in its thread executor), because the
   of Deployment status updates the Robot's phase;
 - its `.env` Secret changes (kopf index of Robots by (namespace, envFrom.secretName));
 - another Robot with the same repository is deleted (kopf index of Robots by repository key): the newer may run;
+- break before make (robot_operator.handover): a winner waiting for a newer Robot on its repository to stop has
+  that rival reconciled at once (with the winner's claim added, which the index may not hold yet), and the rival's
+  Deployment going to 0 and its pods finishing or going away reconcile the other Robots claiming the repository
+  (kopf index of repository keys by Robot), so the winner scales up as soon as the rival is gone;
 - a periodic resync (a plain thread, `resync_forever`) as a safety net. kopf timers and daemons are NOT used: they
   force a finalizer on Robots, and the design forbids a blocking finalizer (children go by owner references).
 Backup Jobs that finish have their result copied into the Robot's status (robot_operator.backups).
@@ -26,7 +30,7 @@ from typing import Any, Final
 
 import kopf
 
-from robot_operator import backups, envcheck, kube, metrics, names
+from robot_operator import backups, handover, kube, metrics, names, peers
 from robot_operator.conflict import RepoClaim, seniority
 from robot_operator.reconcile import Outcome, PeerLookup, Reconciler
 
@@ -101,10 +105,31 @@ def reconciler(robots_by_repository: Mapping[str, Iterable[RepoClaim]]) -> Recon
     return Reconciler(client(), post_event, peer_lookup(robots_by_repository))
 
 
+def reconcile_and_hand_over(
+    body: Mapping[str, Any], robots_by_repository: Mapping[str, Iterable[RepoClaim]]
+) -> Outcome:
+    """Reconcile a Robot; when it won its repository but waits for a rival to stop, reconcile that rival too."""
+    outcome = reconciler(robots_by_repository).reconcile(body)
+    if outcome.handover is not None:
+        stand_down(outcome.handover, robots_by_repository)
+    return outcome
+
+
+def stand_down(waiting: handover.Handover, robots_by_repository: Mapping[str, Iterable[RepoClaim]]) -> None:
+    """Reconcile the rival a winner waits for, the winner's claim added to the index (which may not hold it yet:
+    the winner's status naming the repository was only just written), so that the rival sees the older winner and
+    scales down."""
+    rival = waiting.rival
+    log.info("Robot %s must stand down for the older Robot %s", rival.display, waiting.winner.display)
+    known = {key: list(claims) for key, claims in robots_by_repository.items() if key == waiting.winner.repository_key}
+    known.setdefault(waiting.winner.repository_key, []).append(waiting.winner)
+    reconciler(known).reconcile({"metadata": {"namespace": rival.namespace, "name": rival.name}})
+
+
 def run_reconcile(body: Mapping[str, Any], robots_by_repository: kopf.Index[str, RepoClaim]) -> Outcome:
     """Reconcile, turning API failures into kopf retries (TemporaryError: they may heal)."""
     try:
-        return reconciler(robots_by_repository).reconcile(body)
+        return reconcile_and_hand_over(body, robots_by_repository)
     except kube.KubeError as error:
         raise kopf.TemporaryError(f"API request failed: {error}", delay=RETRY_DELAY_SECONDS) from None
 
@@ -158,7 +183,7 @@ def resync_once() -> int:
         if (body.get("metadata") or {}).get("deletionTimestamp"):
             continue
         try:
-            reconciler(by_repository).reconcile(body)
+            reconcile_and_hand_over(body, by_repository)
             done += 1
         except kube.KubeError as error:
             log.warning("resync of %s failed: %s", body["metadata"].get("name"), error)
@@ -188,24 +213,20 @@ def robots_by_env_secret(namespace: str | None, name: str, spec: kopf.Spec, **_:
 
 def repository_entry(body: Mapping[str, Any]) -> dict[str, RepoClaim]:
     """The Robot's claim on the repository its status names (none while it has no valid .env)."""
-    metadata = body.get("metadata") or {}
-    repository = (body.get("status") or {}).get("repository")
-    if not repository or (body.get("status") or {}).get("phase") == names.PHASE_INVALID:
-        return {}
-    try:
-        key = envcheck.repository_key(str(repository))
-    except ValueError:
-        return {}
-    claim = RepoClaim(
-        str(metadata.get("namespace")), str(metadata.get("name")), str(metadata.get("creationTimestamp")), key
-    )
-    return {key: claim}
+    claim = peers.status_claim(body)
+    return {claim.repository_key: claim} if claim is not None else {}
 
 
 @kopf.index(*ROBOTS)
 def robots_by_repository(body: kopf.Body, **_: Any) -> Obj:
     """Repository key -> the claims (namespace, name, creationTimestamp) of the Robots using it (status.repository)."""
     return dict(repository_entry(body))
+
+
+@kopf.index(*ROBOTS)
+def repository_of_robot(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[tuple[str, str], str]:
+    """(namespace, name) -> the repository key the Robot's status names (to find the Robots that may wait for it)."""
+    return {(str(namespace), name): key for key in repository_entry(body)}
 
 
 # --- the Robot itself -------------------------------------------------------------------------------------------------
@@ -251,7 +272,6 @@ def on_child_event(
         reconcile_by_name(namespace, str(robot), robots_by_repository)
 
 
-@kopf.on.event("apps", "v1", "deployments", labels=MANAGED)
 @kopf.on.event("", "v1", "services", labels=MANAGED)
 @kopf.on.event("", "v1", "serviceaccounts", labels=MANAGED)
 @kopf.on.event("rbac.authorization.k8s.io", "v1", "roles", labels=MANAGED)
@@ -259,6 +279,36 @@ def on_child_event(
 @kopf.on.event("batch", "v1", "cronjobs", labels=MANAGED)
 def child_changed(event: kopf.RawEvent, meta: kopf.Meta, namespace: str | None, **kwargs: Any) -> None:
     on_child_event(str(event.get("type")), meta, str(namespace), repository_index(kwargs))
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=MANAGED)
+def deployment_changed(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **kwargs: Any) -> None:
+    """A Robot's Deployment changed: put drift back; when it went to 0 or away, a winner may be waiting for it."""
+    event_type = str(event.get("type"))
+    on_child_event(event_type, body.meta, str(namespace), repository_index(kwargs))
+    if handover.deployment_released(event_type, body):
+        wake_waiters(str(namespace), body.meta, kwargs)
+
+
+@kopf.on.event("", "v1", "pods", labels=MANAGED)
+def pod_changed(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **kwargs: Any) -> None:
+    """A Robot's pod (robot or backup) finished or is gone: a winner may be waiting for it."""
+    if handover.pod_released(str(event.get("type")), body):
+        wake_waiters(str(namespace), body.meta, kwargs)
+
+
+def wake_waiters(namespace: str, meta: Mapping[str, Any], kwargs: Mapping[str, Any]) -> None:
+    """Reconcile the other Robots claiming the repository of the Robot that owns this object (by its instance
+    label); a Robot with no other claimant on its repository (the usual case) costs nothing."""
+    robot = (meta.get("labels") or {}).get(names.LABEL_INSTANCE)
+    if not robot:
+        return
+    index = repository_index(kwargs)
+    by_robot: kopf.Index[tuple[str, str], str] = kwargs["repository_of_robot"]
+    for key in list(by_robot.get((namespace, str(robot)), [])):
+        for claim in list(index.get(key, [])):
+            if claim.key != (namespace, robot):
+                reconcile_by_name(claim.namespace, claim.name, index)
 
 
 @kopf.on.event("", "v1", "secrets")

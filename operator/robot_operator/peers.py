@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from robot_operator import envcheck, kube, names
+from robot_operator import envcheck, handover, kube, names
 from robot_operator.conflict import RepoClaim
 from robot_operator.envcheck import EnvInvalid
 from robot_operator.model import ModelError, Robot
@@ -92,3 +92,17 @@ def with_running(client: kube.Kube, claims: Iterable[RepoClaim], look_up: Iterab
     return [
         replace(claim, running=deployment_runs(client, claim)) if claim.key in wanted else claim for claim in claims
     ]
+
+
+def pods_of(client: kube.Kube, claim: RepoClaim) -> list[dict[str, Any]]:
+    """The claimant's pods managed by the operator (its robot's and its backup Jobs'), terminating ones included."""
+    selector = f"{names.LABEL_INSTANCE}={claim.name},{names.LABEL_MANAGED_BY}={names.MANAGER}"
+    return client.list(kube.POD, claim.namespace, label_selector=selector)
+
+
+def still_runs(client: kube.Kube, claim: RepoClaim) -> bool:
+    """Whether the claimant's Deployment asks for a replica or one of its pods has not finished (pods are listed
+    only when the Deployment is at 0)."""
+    live = client.get(kube.DEPLOYMENT, claim.namespace, names.deployment_name(claim.name))
+    replicas = replicas_of(live)
+    return handover.still_runs(replicas, [] if replicas > 0 else pods_of(client, claim))

@@ -17,6 +17,12 @@ taken again from fresh data (`robot_operator.peers`: one LIST of Robots, the `.e
 yet, the Deployments of same-second ties), under a per-repository lock held until its Deployment is written: two
 Robots on one repository are decided one after the other, and the second sees the first. A Robot whose Deployment
 already runs decides from the index alone (no extra read), so a no-op reconcile stays cheap.
+
+Break before make (`robot_operator.handover`): a Robot that wins that fresh decision still stays at 0 while another
+Robot claiming the repository has a Deployment asking for a replica or a pod not finished yet (the Deployment and
+pods of each other claimant are read, only on this scale-up path and only when there are other claimants). It then
+reports Pending/WaitingForRivalToStop, and the outcome's `handover` tells the caller to have that rival reconciled
+with the winner's claim added to what it knows (the winner may not be in the caller's index yet).
 """
 
 from __future__ import annotations
@@ -31,10 +37,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from robot_operator import diff, envcheck, kube, metrics, names, peers, status
+from robot_operator import diff, envcheck, handover, kube, metrics, names, peers, status
 from robot_operator.children import cronjob, deployment, rbac, secret, service
 from robot_operator.conflict import RepoClaim, find_conflict, merge_claims, tie_candidates
 from robot_operator.envcheck import EnvInvalid, ResolvedEnv
+from robot_operator.handover import Handover
 from robot_operator.model import ModelError, Robot
 
 log = logging.getLogger(__name__)
@@ -60,6 +67,7 @@ class Outcome:
     phase: str
     writes: int = 0
     drifted: dict[str, list[str]] = field(default_factory=dict)
+    handover: Handover | None = None
 
 
 def no_peers(repository_key: str) -> list[RepoClaim]:
@@ -187,9 +195,12 @@ class Reconciler:
     def reconcile_decided(
         self, body: Mapping[str, Any], robot: Robot, resolved: ResolvedEnv, live_deployment: Obj | None, runs: bool
     ) -> Outcome:
-        rival = self.rival_of(robot, resolved, runs)
-        replicas = 0 if robot.suspend or rival else 1
-        outcome = Outcome(phase="")
+        rival, claims = self.standing(robot, resolved, runs)
+        waiting = (
+            self.handover_from(robot, resolved, claims) if rival is None and not runs and not robot.suspend else None
+        )
+        replicas = 0 if robot.suspend or rival or waiting else 1
+        outcome = Outcome(phase="", handover=waiting)
         live_env = self.kube.get(kube.SECRET, robot.namespace, names.env_secret_name(robot.name))
         token = existing_control_token(live_env) or new_control_token()
         desired = self.desired_children(robot, resolved, token, replicas)
@@ -203,6 +214,7 @@ class Reconciler:
             now=utc_now(),
             resolved=resolved,
             conflict_with=rival.display if rival else None,
+            waiting_for=waiting.rival.display if waiting else None,
             deployment=live_children.get("Deployment"),
             cronjob=live_children.get("CronJob"),
         )
@@ -223,18 +235,34 @@ class Reconciler:
         Robot already runs; a Robot about to be scaled up from 0 is decided again over the index's claims and a
         fresh LIST's (the caller holds the repository's lock).
         """
+        return self.standing(robot, resolved, runs)[0]
+
+    def standing(self, robot: Robot, resolved: ResolvedEnv, runs: bool) -> tuple[RepoClaim | None, list[RepoClaim]]:
+        """`rival_of`, with the claims it decided over (the fresh ones when the Robot is about to scale up)."""
         known = self.peers(resolved.repository_key)
         rival = self.decide(robot, resolved, known, runs)
-        if rival is None and not runs and not robot.suspend:
-            claims = merge_claims(known, peers.fresh_claims(self.kube, robot.key))
-            rival = self.decide(robot, resolved, claims, runs)
-            log.info(
-                "Robot %s/%s: fresh check before scaling up: %s",
-                robot.namespace,
-                robot.name,
-                f"the older Robot {rival.display} uses the repository" if rival else "no older Robot",
-            )
-        return rival
+        if rival is not None or runs or robot.suspend:
+            return rival, known
+        claims = merge_claims(known, peers.fresh_claims(self.kube, robot.key))
+        rival = self.decide(robot, resolved, claims, runs)
+        log.info(
+            "Robot %s/%s: fresh check before scaling up: %s",
+            robot.namespace,
+            robot.name,
+            f"the older Robot {rival.display} uses the repository" if rival else "no older Robot",
+        )
+        return rival, claims
+
+    def handover_from(self, robot: Robot, resolved: ResolvedEnv, claims: list[RepoClaim]) -> Handover | None:
+        """For a winner about to scale up: the first other claimant (oldest first) that has not stopped yet, which
+        this Robot must wait for; None when every other claimant is at 0 replicas with no pod left."""
+        key = resolved.repository_key
+        for other in handover.rivals_on_repository(robot.key, key, claims):
+            if peers.still_runs(self.kube, other):
+                log.info("Robot %s/%s: waits for Robot %s to stop", robot.namespace, robot.name, other.display)
+                winner = RepoClaim(robot.namespace, robot.name, robot.creation_timestamp, key)
+                return Handover(winner=winner, rival=other)
+        return None
 
     def decide(self, robot: Robot, resolved: ResolvedEnv, claims: list[RepoClaim], runs: bool) -> RepoClaim | None:
         """`find_conflict`, after reading whether the same-second rivals' Deployments run (they break the tie)."""

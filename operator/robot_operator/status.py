@@ -5,7 +5,8 @@ when nothing changed, so the reconciler can skip the write; a condition keeps it
 status stays the same (reason and message may change).
 
 Phases, first match wins: Invalid (the env or spec is unusable), Conflict (an older Robot uses the repository),
-Suspended (spec.suspend), Degraded (the robot was running and its pod is no longer available, or the last backup
+Suspended (spec.suspend), Pending (the oldest Robot on its repository, waiting for a newer one to stop: see
+`robot_operator.handover`), Degraded (the robot was running and its pod is no longer available, or the last backup
 failed), Running (the pod is available), Pending (waiting for the first available pod).
 Ready is True when the robot's pod is available and it is allowed to run (Running, or Degraded by a failed backup).
 """
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from robot_operator import names
+from robot_operator import handover, names
 from robot_operator.conflict import conflict_message_for
 from robot_operator.envcheck import EnvInvalid, ResolvedEnv
 from robot_operator.model import Robot
@@ -30,12 +31,14 @@ class Facts:
     """What the reconciler observed about one Robot; the input of `build_status`.
 
     `env_error` is (reason, message) when the variables are invalid; `conflict_with` is "namespace/name" of the
-    older Robot using the same repository; `last_backup` is a new `status.lastBackup` dict (None keeps the previous
-    one: the backup watcher writes it).
+    older Robot using the same repository; `waiting_for` is "namespace/name" of a newer Robot on it that has not
+    stopped yet (this one, the winner, stays at 0 meanwhile); `last_backup` is a new `status.lastBackup` dict (None
+    keeps the previous one: the backup watcher writes it).
     """
 
     env_error: tuple[str, str] | None = None
     conflict_with: str | None = None
+    waiting_for: str | None = None
     suspended: bool = False
     backup_suspended: bool = False
     backup_schedule: str = names.DEFAULT_BACKUP_SCHEDULE
@@ -63,14 +66,16 @@ def facts_from(
     resolved: ResolvedEnv | None = None,
     invalid: EnvInvalid | None = None,
     conflict_with: str | None = None,
+    waiting_for: str | None = None,
     deployment: Mapping[str, Any] | None = None,
     cronjob: Mapping[str, Any] | None = None,
 ) -> Facts:
     """Facts from the parsed Robot, its resolved env (or the error) and the live Deployment and CronJob dicts."""
-    may_run = invalid is None and conflict_with is None and not robot.suspend
+    may_run = invalid is None and conflict_with is None and waiting_for is None and not robot.suspend
     return Facts(
         env_error=(invalid.reason, invalid.message) if invalid is not None else None,
         conflict_with=conflict_with,
+        waiting_for=waiting_for,
         suspended=robot.suspend,
         backup_suspended=_live_suspend(cronjob) if cronjob is not None else robot.backup_suspended,
         backup_schedule=robot.backup.schedule,
@@ -92,12 +97,19 @@ def robot_status(
     resolved: ResolvedEnv | None = None,
     invalid: EnvInvalid | None = None,
     conflict_with: str | None = None,
+    waiting_for: str | None = None,
     deployment: Mapping[str, Any] | None = None,
     cronjob: Mapping[str, Any] | None = None,
 ) -> Mapping[str, Any]:
     """`build_status` from the reconciler's objects (see `facts_from`); `previous` itself when nothing changed."""
     facts = facts_from(
-        robot, resolved=resolved, invalid=invalid, conflict_with=conflict_with, deployment=deployment, cronjob=cronjob
+        robot,
+        resolved=resolved,
+        invalid=invalid,
+        conflict_with=conflict_with,
+        waiting_for=waiting_for,
+        deployment=deployment,
+        cronjob=cronjob,
     )
     return build_status(facts, previous, robot.generation, now)
 
@@ -164,6 +176,8 @@ def compute_phase(facts: Facts, previous_phase: str, last_backup_ok: bool | None
         return names.PHASE_CONFLICT
     if facts.suspended:
         return names.PHASE_SUSPENDED
+    if facts.waiting_for:
+        return names.PHASE_PENDING
     if facts.available:
         return names.PHASE_DEGRADED if last_backup_ok is False else names.PHASE_RUNNING
     if previous_phase in (names.PHASE_RUNNING, names.PHASE_DEGRADED):
@@ -177,6 +191,8 @@ ConditionSpec = tuple[str, str, str, str]
 def _ready(facts: Facts, phase: str) -> ConditionSpec:
     if facts.available and phase in (names.PHASE_RUNNING, names.PHASE_DEGRADED):
         return (names.CONDITION_READY, TRUE, "RobotAvailable", "the robot's pod is available")
+    if facts.waiting_for and phase == names.PHASE_PENDING:
+        return (names.CONDITION_READY, FALSE, handover.WAITING_REASON, handover.waiting_message(facts.waiting_for))
     messages = {
         names.PHASE_INVALID: "the robot's variables are invalid (see EnvValid)",
         names.PHASE_CONFLICT: "another Robot uses the same repository (see Conflict)",
@@ -198,6 +214,8 @@ def _deployment_available(facts: Facts) -> ConditionSpec:
     kind = names.CONDITION_DEPLOYMENT_AVAILABLE
     if facts.available:
         return (kind, TRUE, "Available", f"{facts.available_replicas} pod available")
+    if facts.waiting_for and facts.env_valid and not facts.conflict_with and not facts.suspended:
+        return (kind, FALSE, handover.WAITING_REASON, handover.waiting_message(facts.waiting_for))
     if facts.desired_replicas == 0:
         return (
             kind,
