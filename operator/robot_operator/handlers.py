@@ -10,7 +10,8 @@ Handlers are SYNC functions (kopf runs them in its thread executor), because the
 - break before make (robot_operator.handover): a winner waiting for a newer Robot on its repository to stop has
   that rival reconciled at once (with the winner's claim added, which the index may not hold yet), and the rival's
   Deployment going to 0 and its pods finishing or going away reconcile the other Robots claiming the repository
-  (kopf index of repository keys by Robot), so the winner scales up as soon as the rival is gone;
+  (kopf index of repository keys by Robot), so the winner scales up as soon as the rival is gone; a deleted Robot
+  that had others on its repository is remembered (`DEPARTED`) until they have seen its pods gone;
 - a periodic resync (a plain thread, `resync_forever`) as a safety net. kopf timers and daemons are NOT used: they
   force a finalizer on Robots, and the design forbids a blocking finalizer (children go by owner references).
 Backup Jobs that finish have their result copied into the Robot's status (robot_operator.backups).
@@ -53,6 +54,7 @@ class Runtime:
 
 
 RUNTIME: Final = Runtime()
+DEPARTED: Final = handover.Departed()
 
 
 def client() -> kube.Kube:
@@ -102,7 +104,7 @@ def peer_lookup(index: Mapping[str, Iterable[RepoClaim]]) -> PeerLookup:
 
 
 def reconciler(robots_by_repository: Mapping[str, Iterable[RepoClaim]]) -> Reconciler:
-    return Reconciler(client(), post_event, peer_lookup(robots_by_repository))
+    return Reconciler(client(), post_event, peer_lookup(robots_by_repository), DEPARTED)
 
 
 def reconcile_and_hand_over(
@@ -247,7 +249,8 @@ def reconcile_robot(body: kopf.Body, **kwargs: Any) -> None:
 def robot_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str, **kwargs: Any) -> None:
     """Keep the one-robot-per-repository rule prompt, both ways:
 
-    - a deleted Robot frees its repository: every other Robot claiming it is reconciled (the oldest then runs). This
+    - a deleted Robot frees its repository: every other Robot claiming it is reconciled (the oldest then runs, once
+      the deleted one's pods are gone: it is remembered in DEPARTED meanwhile). This
       is a watch event, not `on.delete`: without a finalizer (by design) the Robot is gone at once and kopf runs no
       deletion handler; the DELETED event still carries its last status (and so its repository);
     - a Robot whose status names a repository makes the NEWER Robots claiming it reconcile, so that two Robots
@@ -256,9 +259,10 @@ def robot_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, na
     index = repository_index(kwargs)
     deleted = event.get("type") == "DELETED"
     for key, mine in repository_entry(body).items():
-        for claim in list(index.get(key, [])):
-            if claim.key == (namespace, name):
-                continue
+        others = [claim for claim in list(index.get(key, [])) if claim.key != (namespace, name)]
+        if deleted and others:
+            DEPARTED.remember(mine)  # its pod may still be making its final backup
+        for claim in others:
             if deleted or seniority(claim.created, claim.key) > seniority(mine.created, mine.key):
                 reconcile_by_name(claim.namespace, claim.name, index)
 
@@ -305,7 +309,8 @@ def wake_waiters(namespace: str, meta: Mapping[str, Any], kwargs: Mapping[str, A
         return
     index = repository_index(kwargs)
     by_robot: kopf.Index[tuple[str, str], str] = kwargs["repository_of_robot"]
-    for key in list(by_robot.get((namespace, str(robot)), [])):
+    robot_key = (namespace, str(robot))
+    for key in list(by_robot.get(robot_key, [])) or DEPARTED.repositories_of(robot_key):
         for claim in list(index.get(key, [])):
             if claim.key != (namespace, robot):
                 reconcile_by_name(claim.namespace, claim.name, index)

@@ -8,12 +8,18 @@ the repository: while one still has a Deployment asking for a replica, or a pod 
 deleted counts: it may still be pushing its backup), the winner stays at 0, reports phase Pending with reason
 `WAITING_REASON` naming that Robot, and has it told to stand down. The rival's Deployment and pod events wake the
 winner again (`deployment_released`, `pod_released`). The pure parts live here; the reads in `robot_operator.peers`.
+
+A deleted Robot no longer claims anything, but its pod may still be making its final backup (children go by owner
+references, the pod is deleted last). `Departed` remembers, in memory, the claims of deleted Robots that had
+others on their repository, so that those others wait for its Deployment and pods too, and are woken by their
+events; an entry is forgotten once a waiter has seen that Robot stopped (an operator restart forgets them all).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from robot_operator.conflict import RepoClaim
@@ -66,3 +72,32 @@ def pod_released(event_type: str, pod: Mapping[str, Any]) -> bool:
     """Whether a watch event of a Robot's pod may let a waiting winner go: the pod finished or is gone (a pod
     starting, running or still terminating does not)."""
     return event_type == "DELETED" or not active_pods([pod])
+
+
+@dataclass
+class Departed:
+    """The claims of deleted Robots whose pods may still run, by repository key (thread-safe, in memory)."""
+
+    claims: dict[str, dict[tuple[str, str], RepoClaim]] = field(default_factory=dict)
+    guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def remember(self, claim: RepoClaim) -> None:
+        with self.guard:
+            self.claims.setdefault(claim.repository_key, {})[claim.key] = claim
+
+    def forget(self, claim: RepoClaim) -> None:
+        with self.guard:
+            on_repository = self.claims.get(claim.repository_key, {})
+            on_repository.pop(claim.key, None)
+            if not on_repository:
+                self.claims.pop(claim.repository_key, None)
+
+    def on(self, repository_key: str) -> list[RepoClaim]:
+        """The departed Robots that claimed this repository."""
+        with self.guard:
+            return list(self.claims.get(repository_key, {}).values())
+
+    def repositories_of(self, robot_key: tuple[str, str]) -> list[str]:
+        """The repository keys a departed Robot claimed (to wake the Robots waiting for it)."""
+        with self.guard:
+            return [key for key, on_repository in self.claims.items() if robot_key in on_repository]

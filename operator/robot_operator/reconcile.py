@@ -133,10 +133,17 @@ def repository_lock(repository_key: str) -> Iterator[None]:
 class Reconciler:
     """Keeps the children and the status of Robots in place, through a `kube.Kube` client."""
 
-    def __init__(self, client: kube.Kube, recorder: Recorder, peers: PeerLookup = no_peers) -> None:
+    def __init__(
+        self,
+        client: kube.Kube,
+        recorder: Recorder,
+        peers: PeerLookup = no_peers,
+        departed: handover.Departed | None = None,
+    ) -> None:
         self.kube = client
         self.record = recorder
         self.peers = peers
+        self.departed = departed if departed is not None else handover.Departed()
 
     # --- the whole reconcile -------------------------------------------------------------------------------------
     def reconcile(self, body: Mapping[str, Any]) -> Outcome:
@@ -254,14 +261,18 @@ class Reconciler:
         return rival, claims
 
     def handover_from(self, robot: Robot, resolved: ResolvedEnv, claims: list[RepoClaim]) -> Handover | None:
-        """For a winner about to scale up: the first other claimant (oldest first) that has not stopped yet, which
-        this Robot must wait for; None when every other claimant is at 0 replicas with no pod left."""
+        """For a winner about to scale up: the first other claimant (oldest first; deleted Robots remembered in
+        `departed` included) that has not stopped yet, which this Robot must wait for; None when every other
+        claimant is at 0 replicas with no pod left (a departed one found stopped is forgotten)."""
         key = resolved.repository_key
-        for other in handover.rivals_on_repository(robot.key, key, claims):
+        departed = self.departed.on(key)
+        for other in handover.rivals_on_repository(robot.key, key, [*claims, *departed]):
             if peers.still_runs(self.kube, other):
                 log.info("Robot %s/%s: waits for Robot %s to stop", robot.namespace, robot.name, other.display)
                 winner = RepoClaim(robot.namespace, robot.name, robot.creation_timestamp, key)
                 return Handover(winner=winner, rival=other)
+            if other in departed:
+                self.departed.forget(other)
         return None
 
     def decide(self, robot: Robot, resolved: ResolvedEnv, claims: list[RepoClaim], runs: bool) -> RepoClaim | None:

@@ -1,6 +1,7 @@
 """Break before make: an older Robot that only becomes valid after a newer one on the same repository runs waits,
 at 0 replicas, until the newer one is at 0 AND its pod is gone; at no observed moment do both Deployments ask for a
-replica.
+replica. Likewise, when the running Robot is deleted, the one in Conflict starts only once the deleted one's pod
+(its final backup) is gone.
 
 Against the real control plane and the operator running as its own ServiceAccount (tests/cluster/conftest.py);
 the Deployments are watched from before the Robots exist (tests/cluster/test_conflict_race.py's DeploymentWatch).
@@ -168,3 +169,59 @@ def test_an_older_robot_that_becomes_valid_waits_for_the_newer_one_to_stop(
         f"handover: older Robot scaled up {handover_s:.1f} s after the newer robot's pod was released "
         f"({len(terminating)} pod held Terminating for {HOLD_S:.0f} s; {follower.events} Deployment events)"
     )
+
+
+@pytest.mark.usefixtures("operator")
+def test_a_robot_in_conflict_starts_only_after_the_deleted_winners_pod_is_gone(
+    kubectl: Kubectl,
+    new_namespace: Callable[[], str],
+    apps_api: k8s_client.AppsV1Api,
+    measure: Callable[[str], None],
+) -> None:
+    older, newer = new_namespace(), new_namespace()
+    name = f"gone-{older[-4:]}{newer[-4:]}"
+    repository = f"ssh://git@127.0.0.1:2222/handover/{older}-{newer}"
+    follower = HistoryWatch(apps_api, name)
+    thread = threading.Thread(target=follower.run, name="deployment-watch", daemon=True)
+    thread.start()
+    assert follower.ready.wait(30), "the Deployment watch did not start"
+    try:
+        # A, older, runs (its pod held as a kubelet would while it makes its final backup); B, newer, is in Conflict.
+        r.create_robot(kubectl, name, older, repository=repository)
+        wait_for(lambda: r.replicas(kubectl, name, older) == 1, f"Robot {older}/{name}'s Deployment at 1")
+        pods = wait_for(lambda: _robot_pods(kubectl, name, older), f"a pod of Robot {older}/{name}")
+        _hold_pods(kubectl, older, pods)
+        time.sleep(1.1)  # B strictly newer
+        r.create_robot(kubectl, name, newer, repository=repository + ".git")
+        r.wait_phase(kubectl, name, newer, names.PHASE_CONFLICT)
+        assert r.replicas(kubectl, name, newer) == 0
+
+        # A is deleted: its children go by owner references, its pod is deleted last and stays Terminating.
+        kubectl.run("delete", "robots.gopherbot.io", name, "-n", older, "--wait=false")
+        wait_for(
+            lambda: [p for p in _robot_pods(kubectl, name, older) if p["metadata"].get("deletionTimestamp")],
+            f"the deleted Robot {older}/{name}'s pod Terminating",
+        )
+        waiting = wait_for(lambda: _waiting_condition(kubectl, name, newer), f"Robot {newer}/{name} waiting for A")
+        assert f"{older}/{name}" in waiting["message"]
+        time.sleep(HOLD_S)
+        assert _robot_pods(kubectl, name, older), "the held pod is gone"
+        assert r.replicas(kubectl, name, newer) == 0, "B scaled up while the deleted Robot's pod existed"
+        held_events = len(follower.history)
+
+        _release_pods(kubectl, name, older)
+        released = time.monotonic()
+        wait_for(lambda: r.replicas(kubectl, name, newer) == 1, f"Robot {newer}/{name}'s Deployment at 1")
+        handover_s = time.monotonic() - released
+        wait_for(lambda: follower.replicas.get(newer) == 1, "the watch to see B's Deployment at 1", 60)
+    finally:
+        _release_pods(kubectl, name, older)
+        follower.stopping.set()
+        thread.join(timeout=WATCH_ROUND_S + 30)
+    assert not thread.is_alive(), "the Deployment watch did not stop"
+    assert follower.error is None, f"the Deployment watch failed: {follower.error!r}"
+    assert follower.overlaps == [], f"both Deployments had a replica at once: {follower.overlaps}"
+    first_up = next(i for i, (ns, count) in enumerate(follower.history) if ns == newer and count >= 1)
+    assert first_up >= held_events, f"B's Deployment got a replica while A's pod was held: {follower.history}"
+    assert (older, 1) in follower.history[:first_up], "the watch never saw A running first"
+    measure(f"handover after deletion: B scaled up {handover_s:.1f} s after the deleted Robot's pod was released")

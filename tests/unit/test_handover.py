@@ -71,6 +71,21 @@ def test_active_pods_keep_only_unfinished_ones() -> None:
     assert handover.active_pods([terminating, done]) == [terminating]
 
 
+def test_departed_robots_are_remembered_by_repository_until_forgotten() -> None:
+    departed = handover.Departed()
+    gone, other_repo = _claim("gone", OLD), _claim("x", repo="127.0.0.1/else")
+    departed.remember(gone)
+    departed.remember(gone)
+    departed.remember(other_repo)
+    assert departed.on(REPO) == [gone]
+    assert departed.repositories_of(gone.key) == [REPO]
+    departed.forget(gone)
+    assert departed.on(REPO) == []
+    assert departed.repositories_of(gone.key) == []
+    assert departed.on("127.0.0.1/else") == [other_repo]
+    assert departed.claims == {"127.0.0.1/else": {other_repo.key: other_repo}}
+
+
 # --- the events that wake a waiting winner ----------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("event_type", "replicas", "wakes"),
