@@ -30,8 +30,13 @@ install_venv() {
   local stamp="$VENV/.installed"
   if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then return 0; fi
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-  "$VENV/bin/pip" install -q -e '.[operator,dev]'
+  local log="$VENV/install.log"
+  echo "setup: installing the Python packages into $VENV (log: $log)" >&2
+  if ! { "$VENV/bin/pip" install -q --upgrade pip && "$VENV/bin/pip" install -q -e '.[operator,dev]'; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "setup: pip install failed (full log: $log)" >&2
+    return 1
+  fi
   touch "$stamp"
 }
 
