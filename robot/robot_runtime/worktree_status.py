@@ -24,6 +24,7 @@ from dulwich.repo import Repo
 from robot_runtime.indexfile import IndexEntry, IndexFile, UnsupportedIndex, read_index, remembered_tree_id
 
 _GITLINK = 0o160000
+_TYPE_AND_OWNER_EXEC = stat.S_IFMT(0o177777) | 0o100  # the mode bits git records for a regular file
 TREE_MEMO = "robot-runtime-index-tree"
 
 
@@ -86,15 +87,28 @@ def _changed_entries(
     root = os.fsencode(repo_dir) + b"/"
     modified: list[bytes] = []
     deleted: list[bytes] = []
+    lstat = os.lstat
     for name, entry in entries.items():
         if entry.mode == _GITLINK:
             continue
+        path = root + name
         try:
-            st = os.lstat(root + name)
+            st = lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             deleted.append(name)
             continue
-        if _differs(root + name, st, entry, index_mtime_ns):
+        # The common case inline: a file whose stat matches the index exactly and predates it (a subset of what
+        # _differs accepts, so any doubt goes to _differs, which decides exactly as before).
+        if (
+            st.st_mtime_ns == entry.mtime_ns
+            and st.st_mtime_ns < index_mtime_ns
+            and st.st_size == entry.size
+            and st.st_ctime_ns == entry.ctime_ns
+            and st.st_ino == entry.inode
+            and st.st_mode & _TYPE_AND_OWNER_EXEC == entry.mode & _TYPE_AND_OWNER_EXEC
+        ):
+            continue
+        if _differs(path, st, entry, index_mtime_ns):
             modified.append(name)
     return modified, deleted
 
