@@ -27,6 +27,8 @@ _UINT32 = 0xFFFFFFFF
 _TREE = 0o040000
 _SYMLINK = 0o120000
 _NANOSECONDS = 10**9
+_NO_CHECKSUM = bytes(20)
+_PARSED_LIMIT = 8  # indexes whose last parse is kept (a robot has one: state/.git/index)
 
 # A function that stores one object given its type name and raw content (used for trees).
 StoreObject = Callable[[bytes, bytes], None]
@@ -60,6 +62,10 @@ class IndexFile:
     checksum: bytes = b""  # the SHA-1 trailer: it identifies the whole content
 
 
+# The last parse of each index file by path (see read_index_reusing); never handed out, only copies of it.
+_PARSED: dict[str, IndexFile] = {}
+
+
 def read_index(path: Path) -> IndexFile:
     """Parse a version 2 or 3 git index; raises UnsupportedIndex for anything else."""
     data = path.read_bytes()
@@ -73,7 +79,46 @@ def read_index(path: Path) -> IndexFile:
         entries = _read_entries(data, count)
     except (struct.error, ValueError):
         raise UnsupportedIndex("truncated or malformed entry") from None
-    return IndexFile(version=version, entries=entries, checksum=data[-20:])
+    checksum = data[-20:]
+    # index.skipHash writes zeros instead of the SHA-1: such a trailer identifies nothing
+    return IndexFile(version=version, entries=entries, checksum=b"" if checksum == _NO_CHECKSUM else checksum)
+
+
+def read_index_reusing(path: Path, size: int) -> IndexFile:
+    """read_index, reusing this process's last parse of `path` when the file's SHA-1 trailer is unchanged.
+
+    The trailer is the SHA-1 of the whole content, so an equal trailer means equal content: a long-running supervisor
+    (and any repeated backup) then reads 20 bytes instead of parsing thousands of entries. `size` is the file's size
+    from the caller's stat. The caller gets its own entries dict (commit_all changes it).
+    """
+    key = os.fspath(path)
+    cached = _PARSED.get(key)
+    if cached is not None and size >= _HEADER.size + 20 and _trailer(key, size) == cached.checksum:
+        return _copy(cached)
+    index = read_index(path)
+    _remember_parse(key, index)
+    return index
+
+
+def _trailer(path: str, size: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, 20, size - 20)
+    finally:
+        os.close(fd)
+
+
+def _remember_parse(path: str, index: IndexFile) -> None:
+    if not index.checksum:
+        _PARSED.pop(path, None)
+        return
+    if len(_PARSED) >= _PARSED_LIMIT and path not in _PARSED:
+        _PARSED.clear()
+    _PARSED[path] = _copy(index)
+
+
+def _copy(index: IndexFile) -> IndexFile:
+    return IndexFile(version=index.version, entries=dict(index.entries), checksum=index.checksum)
 
 
 def _read_entries(data: bytes, count: int) -> dict[bytes, IndexEntry]:
@@ -142,6 +187,7 @@ def write_index(path: Path, index: IndexFile) -> None:
     except BaseException:
         lock.unlink(missing_ok=True)
         raise
+    _remember_parse(os.fspath(path), index)
 
 
 def remembered_tree_id(index: IndexFile, memo_file: Path) -> bytes:

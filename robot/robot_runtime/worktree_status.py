@@ -21,7 +21,7 @@ from dulwich.ignore import IgnoreFilterManager
 from dulwich.objects import Commit
 from dulwich.repo import Repo
 
-from robot_runtime.indexfile import IndexEntry, IndexFile, UnsupportedIndex, read_index, remembered_tree_id
+from robot_runtime.indexfile import IndexEntry, IndexFile, UnsupportedIndex, read_index_reusing, remembered_tree_id
 
 _GITLINK = 0o160000
 _TYPE_AND_OWNER_EXEC = stat.S_IFMT(0o177777) | 0o100  # the mode bits git records for a regular file
@@ -61,7 +61,7 @@ def work_tree_changes(repo_dir: Path) -> WorkTreeChanges:
             try:
                 signature = file_signature(index_file)
                 index_mtime_ns = signature[0]
-                index = read_index(index_file)
+                index = read_index_reusing(index_file, size=signature[1])
             except UnsupportedIndex:
                 return _dulwich_changes(repo_dir)
         modified, deleted = _changed_entries(repo_dir, index.entries, index_mtime_ns)

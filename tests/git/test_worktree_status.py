@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dulwich.index import Index, blob_from_path_and_stat, index_entry_from_stat
+from dulwich.repo import Repo
 
 from robot_runtime.gitops import commit_all
 from robot_runtime.indexfile import index_tree_id, read_index
@@ -153,3 +155,41 @@ def test_commit_rereads_an_index_rewritten_after_the_status(work: Path) -> None:
     assert git("status", "--porcelain", "-uall", cwd=work) == ""
     committed = git("show", "--name-only", "--format=", "HEAD", cwd=work).split()
     assert sorted(committed) == ["brain/ns:key3", "brain/ns:key6"]
+
+
+def test_reused_index_parse_follows_every_rewrite(work: Path) -> None:
+    assert work_tree_changes(work).clean  # parsed and kept in memory
+    git("rm", "-q", "--cached", "brain/ns:key7", cwd=work)  # the git CLI rewrites the index
+    changes = work_tree_changes(work)
+    assert changes.staged
+    assert set(changes.paths) == {b"brain/ns:key7"} == porcelain_paths(work)
+    commit_all(work, "Automated backup of robot state", changes)
+    assert git("status", "--porcelain", "-uall", cwd=work) == ""
+    assert work_tree_changes(work).clean
+    git("update-index", "--index-version", "3", cwd=work)
+    SCENARIOS["deleted"](work)
+    assert set(work_tree_changes(work).paths) == porcelain_paths(work) == {b"brain/ns:key5"}
+
+
+def test_index_without_checksum_is_never_taken_for_another(work: Path) -> None:
+    """index.skipHash writes a zero trailer: it must not match a remembered parse or tree of other content."""
+
+    def stage_without_checksum(name: str, text: str) -> None:
+        write(work, name, text)
+        with Repo(str(work)) as repo:
+            index = Index(repo.index_path(), skip_hash=True)
+            full = os.fsencode(work / name)
+            blob = blob_from_path_and_stat(full, os.lstat(full))
+            repo.object_store.add_object(blob)
+            index[name.encode()] = index_entry_from_stat(os.lstat(full), blob.id)
+            index.write()
+        assert (work / ".git" / "index").read_bytes()[-20:] == bytes(20)
+
+    stage_without_checksum("brain/ns:key1", "first\n")
+    assert work_tree_changes(work).staged
+    stage_without_checksum("brain/ns:key1", "memory 1\n")  # back to HEAD's content: nothing staged
+    assert not work_tree_changes(work).staged
+    stage_without_checksum("brain/ns:key2", "second\n")
+    changes = work_tree_changes(work)
+    assert changes.staged
+    assert set(changes.paths) == set()
