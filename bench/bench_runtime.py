@@ -5,7 +5,13 @@ Robot: 500 configuration files and 5,000 encrypted brain files (about 20 MB). Me
   no-change backup   vs  `git status --porcelain`
   one-file backup    vs  `git add -A && git commit && git push`
 over file:// and, when sshd is installed, over a real OpenSSH server on 127.0.0.1. Prints times and ratios
-(runtime / git; target <= 1.5 each). Usage: bench/bench_runtime.py [--rounds N] [--transport file|ssh|both]
+(runtime / git; target <= 1.5 each). Usage: bench/bench_runtime.py [--rounds N] [--quick-rounds N] [--transport ...]
+
+Both sides run under the same conditions: one untimed warm-up round each, then alternated timed rounds (median).
+The runtime is called in-process (Python started and modules imported once, as in the supervisor that runs backups);
+every git CLI measure includes starting its git processes. Before the no-change measure both fresh clones are left
+until their index is older than their files by a whole second, so that neither side pays git's "racily clean"
+re-hashing (a git index written in the same second as its files makes every `git status` hash every file).
 """
 
 from __future__ import annotations
@@ -92,16 +98,20 @@ def generate_robot(directory: Path) -> Fixture:
 def side_by_side(
     runtime: Callable[[int], None], cli: Callable[[int], None], setup: Callable[[int], None], rounds: int
 ) -> tuple[float, float]:
-    """Median seconds of each, run alternately (order swapped every round) so both see the same machine load."""
+    """Median seconds of each, run alternately (order swapped every round) so both see the same machine load.
+
+    Round 0 is an untimed warm-up of both sides (page cache, first-call costs); `rounds` timed rounds follow.
+    """
     runtime_times: list[float] = []
     cli_times: list[float] = []
-    for round_number in range(rounds):
+    for round_number in range(rounds + 1):
         setup(round_number)
         pair = [(runtime, runtime_times), (cli, cli_times)]
         for action, times in pair if round_number % 2 == 0 else reversed(pair):
             start = time.perf_counter()
             action(round_number)
-            times.append(time.perf_counter() - start)
+            if round_number > 0:
+                times.append(time.perf_counter() - start)
     return statistics.median(runtime_times), statistics.median(cli_times)
 
 
@@ -145,7 +155,9 @@ def ssh_transport(fixture: Fixture, server: SshServer, keys_dir: Path) -> Transp
     return Transport("ssh", url, dict(os.environ, GIT_SSH_COMMAND=command), settings)
 
 
-def bench_transport(fixture: Fixture, transport: Transport, work: Path, rounds: int) -> list[tuple[str, float, float]]:
+def bench_transport(
+    fixture: Fixture, transport: Transport, work: Path, rounds: int, quick_rounds: int
+) -> list[tuple[str, float, float]]:
     rows = []
 
     def fresh(round_number: int) -> None:
@@ -167,6 +179,7 @@ def bench_transport(fixture: Fixture, transport: Transport, work: Path, rounds: 
     runtime_bootstrap(0)
     cli_clone(0)
     settings = transport.settings(runtime_home)
+    wait_until_not_racy([settings.state_dir / ".git" / "index", cli_home / "state" / ".git" / "index"])
 
     def nothing(_: int) -> None:
         return None
@@ -178,7 +191,7 @@ def bench_transport(fixture: Fixture, transport: Transport, work: Path, rounds: 
     def cli_status(_: int) -> None:
         subprocess.run(["git", "status", "--porcelain"], cwd=cli_home / "state", check=True, capture_output=True)
 
-    rows.append(("no-change backup vs git status", *side_by_side(runtime_check, cli_status, nothing, rounds)))
+    rows.append(("no-change backup vs git status", *side_by_side(runtime_check, cli_status, nothing, quick_rounds)))
 
     def touch_runtime(round_number: int) -> None:
         write_memory(settings.brain_dir, fixture.runtime_key, "ns0:memory0", f'"runtime round {round_number}"')
@@ -197,14 +210,18 @@ def bench_transport(fixture: Fixture, transport: Transport, work: Path, rounds: 
         git("push", "-q", "origin", "robot-state", cwd=state, env=transport.env)
 
     # Interleave the two so that both push onto a branch the other has moved: each must first catch up.
+    # Round 0 is an untimed warm-up of both, as in side_by_side.
     runtime_times, cli_times = [], []
-    for round_number in range(rounds):
+    for round_number in range(quick_rounds + 1):
         sync_runtime(settings, transport)
         touch_runtime(round_number)
-        runtime_times.append(timed(runtime_backup, round_number))
+        runtime_time = timed(runtime_backup, round_number)
         git("pull", "-q", "--rebase", "origin", "robot-state", cwd=cli_home / "state", env=transport.env)
         touch_cli(round_number)
-        cli_times.append(timed(cli_backup, round_number))
+        cli_time = timed(cli_backup, round_number)
+        if round_number > 0:
+            runtime_times.append(runtime_time)
+            cli_times.append(cli_time)
     rows.append(
         ("one-file backup vs git add/commit/push", statistics.median(runtime_times), statistics.median(cli_times))
     )
@@ -216,6 +233,17 @@ def sync_runtime(settings: Settings, transport: Transport) -> None:
     git("pull", "-q", "--ff-only", "origin", "robot-state", cwd=settings.state_dir, env=transport.env)
 
 
+def wait_until_not_racy(index_files: list[Path]) -> None:
+    """Sleep until a whole second has passed since the newest of these index files was written (bounded: 3 s).
+
+    git trusts an entry's cached stat only when the file is older than the index at git's own time resolution; a
+    clone's index written in the same second as its files makes `git status` re-hash every file until the index is
+    rewritten later. Waiting, then the untimed warm-up round, puts both sides in their steady state.
+    """
+    newest = max(path.stat().st_mtime for path in index_files)
+    time.sleep(min(3.0, max(0.0, newest + 1.1 - time.time())))
+
+
 def timed(action: Callable[[int], None], round_number: int) -> float:
     start = time.perf_counter()
     action(round_number)
@@ -224,7 +252,10 @@ def timed(action: Callable[[int], None], round_number: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds of bootstrap+restore (median)")
+    parser.add_argument(
+        "--quick-rounds", type=int, default=15, help="timed rounds of the no-change and one-file backups (median)"
+    )
     parser.add_argument("--transport", choices=("file", "ssh", "both"), default="both")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-runtime-") as temp:
@@ -234,7 +265,12 @@ def main() -> int:
         seeds = [work / "remote" / "seed", work / "remote" / "state-seed"]
         size = sum(p.stat().st_size for d in seeds for p in d.rglob("*") if p.is_file() and ".git" not in p.parts)
         print(f"generated robot: {CONFIG_FILES} config files, {BRAIN_FILES} brain files, {size / 1e6:.1f} MB of files,")
-        print(f"  in {time.perf_counter() - start:.1f}s; median of {args.rounds} alternated rounds each")
+        print(
+            f"  in {time.perf_counter() - start:.1f}s; median of {args.rounds} (bootstrap) / {args.quick_rounds}"
+            " (backups) alternated rounds after one untimed warm-up round each"
+        )
+        print("  runtime: in-process calls (no interpreter start/imports, as in the supervisor);")
+        print("  git CLI: each measure includes starting its git processes")
         transports = []
         server = None
         if args.transport in ("file", "both"):
@@ -251,7 +287,7 @@ def main() -> int:
                 print(f"\n[{transport.name}]  {'measure':<42} {'runtime':>9} {'git CLI':>9} {'ratio':>7}")
                 area = work / transport.name.strip(":/")
                 area.mkdir()
-                for label, runtime, cli in bench_transport(fixture, transport, area, args.rounds):
+                for label, runtime, cli in bench_transport(fixture, transport, area, args.rounds, args.quick_rounds):
                     ratio = runtime / cli
                     worst = max(worst, ratio)
                     flag = "" if ratio <= TARGET_RATIO else f"  (above target {TARGET_RATIO})"
