@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
 import stat
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
@@ -19,8 +21,8 @@ from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, 
 from dulwich.gc import maybe_auto_gc
 from dulwich.graph import can_fast_forward
 from dulwich.index import Index, blob_from_path_and_stat, index_entry_from_stat, validate_path
-from dulwich.object_store import MissingObjectFinder, iter_tree_contents
-from dulwich.objects import Commit, ObjectID, ShaFile, Tree, TreeEntry
+from dulwich.object_store import BaseObjectStore, DiskObjectStore, MissingObjectFinder, iter_tree_contents
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree, TreeEntry, hex_to_sha, parse_tree
 from dulwich.pack import UnpackedObject, generate_unpacked_objects
 from dulwich.refs import Ref
 from dulwich.repo import Repo
@@ -49,6 +51,8 @@ HEAD = Ref(b"HEAD")
 BRANCH_PREFIX = b"refs/heads/"
 DEFAULT_NEW_BRANCH = "main"
 ANOTHER_COPY = "another copy of this robot may have pushed; nothing was overwritten and local state is kept"
+MAX_NEW_COMMITS = 64  # a push of more new commits than this (or of a new history) takes dulwich's general path
+_TYPE_NUMBERS = {b"commit": Commit.type_num, b"tree": Tree.type_num, b"blob": Blob.type_num, b"tag": Tag.type_num}
 
 
 @dataclass(frozen=True)
@@ -496,12 +500,109 @@ def _pack_data_of(repo: Repo) -> GeneratePackDataFunc:
         progress: Callable[[bytes], None] | None = None,
     ) -> tuple[int, Iterator[UnpackedObject]]:
         # A backup sends a few new loose objects: looking for reusable deltas would scan every pack for nothing.
-        finder = MissingObjectFinder(repo.object_store, haves=have, wants=want)
+        store = repo.object_store
+        new_objects = objects_to_send(store, have, want) if isinstance(store, DiskObjectStore) else None
+        if new_objects is not None:
+            assert isinstance(store, DiskObjectStore)
+            return len(new_objects), (_full_object(store, sha) for sha in new_objects)
+        finder = MissingObjectFinder(store, haves=have, wants=want)
         object_ids = list(finder)
-        objects = generate_unpacked_objects(repo.object_store, object_ids, reuse_deltas=False, ofs_delta=ofs_delta)
+        objects = generate_unpacked_objects(store, object_ids, reuse_deltas=False, ofs_delta=ofs_delta)
         return len(object_ids), objects
 
     return generate
+
+
+def objects_to_send(
+    store: BaseObjectStore, have: AbstractSet[ObjectID], want: AbstractSet[ObjectID]
+) -> list[ObjectID] | None:
+    """The objects a remote holding `have` lacks for `want`, when the new commits sit on `have` (a backup's case).
+
+    Each new commit's tree is compared with its parents' trees, descending only into subtrees whose id changed: an
+    entry whose name, mode and id a parent tree has is on the remote already (the parent is there, or is sent with
+    the same rule). Unlike dulwich's MissingObjectFinder this never parses the whole history the remote has. None
+    when the new commits reach a root commit or exceed MAX_NEW_COMMITS (a first push, an unrelated history): the
+    caller then uses MissingObjectFinder.
+    """
+    new_commits: dict[ObjectID, Commit] = {}
+    pending = [sha for sha in want if sha not in have]
+    while pending:
+        sha = pending.pop()
+        if sha in have or sha in new_commits:
+            continue
+        commit = store[sha]
+        if len(new_commits) >= MAX_NEW_COMMITS or not isinstance(commit, Commit) or not commit.parents:
+            return None
+        new_commits[sha] = commit
+        pending.extend(commit.parents)
+    sent: set[ObjectID] = set(new_commits)
+    for commit in new_commits.values():
+        parent_trees = [_commit_of(store, new_commits, parent).tree for parent in commit.parents]
+        _add_new_tree(store, commit.tree, parent_trees, sent)
+    return sorted(sent)
+
+
+def _commit_of(store: BaseObjectStore, known: Mapping[ObjectID, Commit], sha: ObjectID) -> Commit:
+    commit = known.get(sha) or store[sha]
+    if not isinstance(commit, Commit):
+        raise RobotError(f"object {sha.decode()} is not a commit")
+    return commit
+
+
+def _add_new_tree(store: BaseObjectStore, tree: ObjectID, old_trees: list[ObjectID], sent: set[ObjectID]) -> None:
+    """Add `tree` and whatever below it none of `old_trees` has at the same name (gitlinks are not objects here)."""
+    if tree in old_trees or tree in sent:
+        return
+    sent.add(tree)
+    old_entries: set[tuple[bytes, int, bytes]] = set()
+    old_subtrees: dict[bytes, list[ObjectID]] = {}
+    for old in old_trees:
+        for name, mode, sha in _tree_entries(store, old):
+            old_entries.add((name, mode, sha))
+            if stat.S_ISDIR(mode):
+                old_subtrees.setdefault(name, []).append(ObjectID(sha))
+    for entry in _tree_entries(store, tree):
+        if entry in old_entries:
+            continue
+        name, mode, sha = entry
+        if stat.S_ISDIR(mode):
+            _add_new_tree(store, ObjectID(sha), old_subtrees.get(name, []), sent)
+        elif stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+            sent.add(ObjectID(sha))
+
+
+def _tree_entries(store: BaseObjectStore, sha: ObjectID) -> list[tuple[bytes, int, bytes]]:
+    type_num, content = _raw_object(store, sha)
+    if type_num != Tree.type_num:
+        raise RobotError(f"object {sha.decode()} is not a tree")
+    return list(parse_tree(content, 20))
+
+
+def _full_object(store: BaseObjectStore, sha: ObjectID) -> UnpackedObject:
+    type_num, content = _raw_object(store, sha)
+    return UnpackedObject(type_num, delta_base=None, crc32=None, decomp_chunks=[content], sha=hex_to_sha(sha))
+
+
+def _raw_object(store: BaseObjectStore, sha: ObjectID) -> tuple[int, bytes]:
+    """(type number, content) of an object: a loose one read from its file and checked against its id (dulwich's
+    get_raw would parse it into a Python object first); anything else, or any doubt, through dulwich."""
+    if isinstance(store, DiskObjectStore) and len(sha) == 40:
+        path = os.path.join(store.path, sha[:2].decode(), sha[2:].decode())
+        try:
+            with open(path, "rb") as handle:
+                data = zlib.decompress(handle.read())
+        except (OSError, zlib.error):
+            data = b""
+        header, _, content = data.partition(b"\0")
+        kind, _, size = header.partition(b" ")
+        if (
+            kind in _TYPE_NUMBERS
+            and size == b"%d" % len(content)
+            and hashlib.sha1(data, usedforsecurity=False).hexdigest().encode() == sha
+        ):
+            return _TYPE_NUMBERS[kind], content
+    type_num, content = store.get_raw(sha)
+    return type_num, content
 
 
 def _is_ancestor(repo: Repo, ancestor: ObjectID, descendant: ObjectID) -> bool:
