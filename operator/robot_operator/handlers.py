@@ -40,6 +40,20 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 ROBOTS: Final = (names.GROUP, names.VERSION, names.PLURAL)
 MANAGED: Final = {names.LABEL_MANAGED_BY: names.MANAGER}
+MANAGED_SELECTOR: Final = f"{names.LABEL_MANAGED_BY}={names.MANAGER}"
+BACKUP_SELECTOR: Final = f"{names.LABEL_COMPONENT}={names.COMPONENT_BACKUP}"
+# Server-side label selectors of the watched kinds (the handlers' `labels=` filters are only client-side: without
+# these, kopf would list and watch every such object in the cluster and keep a memory for each).
+WATCH_SELECTORS: Final = {
+    ("", "v1", "services"): MANAGED_SELECTOR,
+    ("", "v1", "serviceaccounts"): MANAGED_SELECTOR,
+    ("", "v1", "pods"): MANAGED_SELECTOR,
+    ("rbac.authorization.k8s.io", "v1", "roles"): MANAGED_SELECTOR,
+    ("rbac.authorization.k8s.io", "v1", "rolebindings"): MANAGED_SELECTOR,
+    ("apps", "v1", "deployments"): MANAGED_SELECTOR,
+    ("batch", "v1", "cronjobs"): MANAGED_SELECTOR,
+    ("batch", "v1", "jobs"): BACKUP_SELECTOR,
+}
 RETRY_DELAY_SECONDS: Final = 10
 FIRST_RESYNC_SECONDS: Final = 30.0
 
@@ -161,10 +175,17 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.peering.standalone = True
+    apply_watch_selectors(settings)
     client()
     if RUNTIME.resync_seconds > 0:
         RUNTIME.stop = threading.Event()
         threading.Thread(target=resync_forever, name="robot-resync", daemon=True).start()
+
+
+def apply_watch_selectors(settings: kopf.OperatorSettings) -> None:
+    """Let the API server filter the child kinds' lists and watches (Secrets and Robots stay unfiltered)."""
+    for resource, selector in WATCH_SELECTORS.items():
+        settings.watching.label_selectors[resource] = selector
 
 
 @kopf.on.cleanup()
