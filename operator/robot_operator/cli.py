@@ -122,6 +122,17 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
     )
 
 
+class QuietHandlerSuccess(logging.Filter):
+    """Drops kopf's INFO line "Handler '<name>' succeeded." (one per watch event of every child, Secret and Pod);
+    the reconciler logs what it changes, and failures are still logged. `--verbose` keeps them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        message = record.getMessage()
+        return not (message.startswith("Handler '") and message.endswith("' succeeded."))
+
+
 def run(settings: RunSettings) -> int:
     """Start the metrics endpoint and run kopf with the handlers of robot_operator.handlers until stopped."""
     import kopf
@@ -130,6 +141,8 @@ def run(settings: RunSettings) -> int:
 
     formats = {"plain": kopf.LogFormat.PLAIN, "json": kopf.LogFormat.JSON, "full": kopf.LogFormat.FULL}
     kopf.configure(verbose=settings.verbose, log_format=formats[settings.log_format])
+    if not settings.verbose:
+        logging.getLogger("kopf.objects").addFilter(QuietHandlerSuccess())
     handlers.RUNTIME.resync_seconds = settings.resync_seconds
     if settings.metrics_addr:
         metrics.serve(settings.metrics_addr)

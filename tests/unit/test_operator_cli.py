@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
@@ -121,3 +122,17 @@ def test_phase_gauge_counts_every_phase() -> None:
     assert samples["Running"] == 2
     assert samples["Invalid"] == 1
     assert samples["Conflict"] == 0
+
+
+def test_handler_success_lines_are_dropped_but_failures_kept() -> None:
+    from robot_operator.cli import QuietHandlerSuccess
+
+    quiet = QuietHandlerSuccess()
+
+    def record(level: int, message: str) -> logging.LogRecord:
+        return logging.LogRecord("kopf.objects", level, __file__, 1, message, None, None)
+
+    assert not quiet.filter(record(logging.INFO, "Handler 'child_changed' succeeded."))
+    assert quiet.filter(record(logging.INFO, "created Deployment robots/floyd"))
+    assert quiet.filter(record(logging.ERROR, "Handler 'child_changed' failed with an exception. Will retry."))
+    assert quiet.filter(record(logging.WARNING, "Handler 'x' succeeded."))
