@@ -43,6 +43,21 @@ class DeploymentWatch:
     ready: threading.Event = field(default_factory=threading.Event)
     stopping: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Run the watch in a daemon thread and wait until it has listed (its resourceVersion is where it starts)."""
+        self.thread = threading.Thread(target=self.run, name="deployment-watch", daemon=True)
+        self.thread.start()
+        assert self.ready.wait(30), "the Deployment watch did not start"
+
+    def stop(self) -> None:
+        """Stop the watch, check that it ended and that it saw no failure."""
+        self.stopping.set()
+        assert self.thread is not None, "the Deployment watch was never started"
+        self.thread.join(timeout=WATCH_ROUND_S + 30)
+        assert not self.thread.is_alive(), "the Deployment watch did not stop"
+        assert self.error is None, f"the Deployment watch failed: {self.error!r}"
 
     @property
     def selector(self) -> str:
@@ -138,9 +153,7 @@ def test_robots_created_together_never_run_at_once(
     name = f"race-{first[-4:]}{second[-4:]}"
     repository = f"ssh://git@127.0.0.1:2222/race/{first}-{second}"
     follower = DeploymentWatch(apps_api, name)
-    thread = threading.Thread(target=follower.run, name="deployment-watch", daemon=True)
-    thread.start()
-    assert follower.ready.wait(30), "the Deployment watch did not start"
+    follower.start()
     texts = _create_pair(kubectl, name, first, second, repository, together)
 
     def settled() -> dict[str, str] | None:
@@ -152,10 +165,7 @@ def test_robots_created_together_never_run_at_once(
     phases = wait_for(settled, f"one of Robots {first}/{name}, {second}/{name} running and the other in Conflict")
     wait_for(lambda: sorted(follower.replicas.values()) == [0, 1], "the watch to see the Deployments at 1 and 0", 60)
     time.sleep(SETTLE_S)  # keep watching a little: a late flip would show as an overlap
-    follower.stopping.set()
-    thread.join(timeout=WATCH_ROUND_S + 30)
-    assert not thread.is_alive(), "the Deployment watch did not stop"
-    assert follower.error is None, f"the Deployment watch failed: {follower.error!r}"
+    follower.stop()
 
     assert follower.overlaps == [], f"both Deployments had a replica at once: {follower.overlaps}"
     winner = next(ns for ns, phase in phases.items() if phase in WAITING_PHASES)

@@ -18,7 +18,6 @@ as a kubelet would let the pod go once its containers have exited.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from kubernetes import client as k8s_client
 from robot_operator import handover, names
 from tests.cluster import robots as r
 from tests.cluster.conftest import Kubectl, OperatorProcess, wait_for
-from tests.cluster.test_conflict_race import WATCH_ROUND_S, DeploymentWatch, apps_api
+from tests.cluster.test_conflict_race import DeploymentWatch, apps_api
 from tests.kubecluster import demo_dotenv
 
 __all__ = ["apps_api"]  # the fixture, imported so that pytest finds it here
@@ -94,9 +93,7 @@ def test_an_older_robot_that_becomes_valid_waits_for_the_newer_one_to_stop(
     name = f"hand-{older[-4:]}{newer[-4:]}"
     repository = f"ssh://git@127.0.0.1:2222/handover/{older}-{newer}"
     follower = HistoryWatch(apps_api, name)
-    thread = threading.Thread(target=follower.run, name="deployment-watch", daemon=True)
-    thread.start()
-    assert follower.ready.wait(30), "the Deployment watch did not start"
+    follower.start()
     older_text, newer_text = demo_dotenv(repository), demo_dotenv(repository + ".git")
     try:
         # A, the older Robot, is created first but Invalid: its .env lacks GOPHER_ENCRYPTION_KEY.
@@ -141,10 +138,7 @@ def test_an_older_robot_that_becomes_valid_waits_for_the_newer_one_to_stop(
         time.sleep(2.0)  # keep watching a little: a late flip would show as an overlap
     finally:
         _release_pods(kubectl, name, newer)
-        follower.stopping.set()
-        thread.join(timeout=WATCH_ROUND_S + 30)
-    assert not thread.is_alive(), "the Deployment watch did not stop"
-    assert follower.error is None, f"the Deployment watch failed: {follower.error!r}"
+        follower.stop()
 
     assert follower.overlaps == [], f"both Deployments had a replica at once: {follower.overlaps}"
     first_up = next(i for i, (ns, count) in enumerate(follower.history) if ns == older and count >= 1)
@@ -182,9 +176,7 @@ def test_a_robot_in_conflict_starts_only_after_the_deleted_winners_pod_is_gone(
     name = f"gone-{older[-4:]}{newer[-4:]}"
     repository = f"ssh://git@127.0.0.1:2222/handover/{older}-{newer}"
     follower = HistoryWatch(apps_api, name)
-    thread = threading.Thread(target=follower.run, name="deployment-watch", daemon=True)
-    thread.start()
-    assert follower.ready.wait(30), "the Deployment watch did not start"
+    follower.start()
     try:
         # A, older, runs (its pod held as a kubelet would while it makes its final backup); B, newer, is in Conflict.
         r.create_robot(kubectl, name, older, repository=repository)
@@ -216,10 +208,7 @@ def test_a_robot_in_conflict_starts_only_after_the_deleted_winners_pod_is_gone(
         wait_for(lambda: follower.replicas.get(newer) == 1, "the watch to see B's Deployment at 1", 60)
     finally:
         _release_pods(kubectl, name, older)
-        follower.stopping.set()
-        thread.join(timeout=WATCH_ROUND_S + 30)
-    assert not thread.is_alive(), "the Deployment watch did not stop"
-    assert follower.error is None, f"the Deployment watch failed: {follower.error!r}"
+        follower.stop()
     assert follower.overlaps == [], f"both Deployments had a replica at once: {follower.overlaps}"
     first_up = next(i for i, (ns, count) in enumerate(follower.history) if ns == newer and count >= 1)
     assert first_up >= held_events, f"B's Deployment got a replica while A's pod was held: {follower.history}"
